@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Set up (Debian packages), build, and run the whole test suite:
+#   1. make check (every backend-dependent suite runs each test with both
+#      barrier backends, uffd and mprotect);
+#   2. make check again with VMGC_BARRIER forcing each backend, so the
+#      environment override is exercised;
+#   3. make check under AddressSanitizer+UBSan and under ThreadSanitizer
+#      (separate build directories);
+#   4. make distcheck.
+# Prints the totals as one line "N passed, N failed" at the end.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+./scripts/setup-debian.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+# count PASS/FAIL lines of an Automake test-suite.log summary
+tally() { # $1: build dir, $2: label, $3: make exit status
+    local log="$1/test-suite.log" p f e
+    if [ -f "$log" ]; then
+        p=$(sed -n 's/^# PASS: *//p' "$log" | head -1)
+        f=$(sed -n 's/^# FAIL: *//p' "$log" | head -1)
+        e=$(sed -n 's/^# ERROR: *//p' "$log" | head -1)
+        p=${p:-0}; f=$(( ${f:-0} + ${e:-0} ))
+    else
+        p=0; f=1
+    fi
+    if [ "$3" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    echo "== $2: $p passed, $f failed"
+    passed=$((passed + p)); failed=$((failed + f))
+    if [ "$f" -ne 0 ] && [ -f "$log" ]; then cat "$log"; fi
+}
+
+build() { # $1: dir, rest: configure args
+    local dir=$1; shift
+    mkdir -p "$dir" && (cd "$dir" && "$top/configure" -q "$@" >/dev/null && make -s -j"$jobs" >/dev/null)
+}
+
+[ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
+
+if build build-ci; then
+    (cd build-ci && make -s -j"$jobs" check >/dev/null 2>&1); tally build-ci "check (both backends per test)" $?
+    for b in uffd mprotect; do
+        (cd build-ci && VMGC_BARRIER=$b make -s -j"$jobs" check >/dev/null 2>&1); tally build-ci "check with VMGC_BARRIER=$b" $?
+    done
+    (cd build-ci && ./benchmarks/vmprims --repeat 1 --pages 256 --csv vmprims-smoke.csv >/dev/null)
+    st=$?; if [ $st -eq 0 ]; then passed=$((passed + 1)); echo "== vmprims smoke run: ok"; else failed=$((failed + 1)); echo "== vmprims smoke run: FAILED"; fi
+else
+    echo "== build failed"; failed=$((failed + 1))
+fi
+
+if build build-asan --enable-sanitizer=address; then
+    (cd build-asan && ASAN_OPTIONS=allow_user_segv_handler=1:handle_segv=0:handle_sigbus=0:detect_leaks=0 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
+    tally build-asan "check under ASan+UBSan" $?
+else
+    echo "== ASan build failed"; failed=$((failed + 1))
+fi
+
+if build build-tsan --enable-sanitizer=thread; then
+    (cd build-tsan && TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
+    tally build-tsan "check under TSan" $?
+else
+    echo "== TSan build failed"; failed=$((failed + 1))
+fi
+
+if (cd build-ci && make -s distcheck >/dev/null 2>&1); then
+    passed=$((passed + 1)); echo "== distcheck: ok"
+else
+    failed=$((failed + 1)); echo "== distcheck: FAILED"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,269 @@
+/* pool.c -- free runs with boundary tags and size-segregated lists.
+ * Design: doc/design/pool.md. */
+#include "config.h"
+
+#include <string.h>
+
+#include "error.h"
+#include "pool.h"
+
+static unsigned bin_of(size_t n)
+{
+    unsigned b = 63u - (unsigned)__builtin_clzll((unsigned long long)n);
+    return b < POOL_BINS ? b : POOL_BINS - 1;
+}
+
+static struct page_desc *D(struct pool *pool, size_t i)
+{
+    return &pool->pt->desc[i];
+}
+
+static void list_push(struct pool *pool, int kind, size_t head, size_t n)
+{
+    uint32_t *bin = &pool->bins[kind][bin_of(n)];
+    struct page_desc *d = D(pool, head);
+    d->prev = PD_NONE;
+    d->next = *bin;
+    if (*bin != PD_NONE)
+        D(pool, *bin)->prev = (uint32_t)head;
+    *bin = (uint32_t)head;
+}
+
+static void list_remove(struct pool *pool, int kind, size_t head, size_t n)
+{
+    struct page_desc *d = D(pool, head);
+    if (d->prev != PD_NONE)
+        D(pool, d->prev)->next = d->next;
+    else
+        pool->bins[kind][bin_of(n)] = d->next;
+    if (d->next != PD_NONE)
+        D(pool, d->next)->prev = d->prev;
+}
+
+/* Tag [first, first+n) as one free run of kind and list it. */
+static void free_run_make(struct pool *pool, int kind, size_t first, size_t n)
+{
+    uint8_t tag = kind == POOL_ZERO ? PD_FREE_ZERO : PD_FREE_DIRTY;
+    D(pool, first)->pool_state = tag;
+    D(pool, first)->run_pages = (uint32_t)n;
+    D(pool, first + n - 1)->pool_state = tag;
+    D(pool, first + n - 1)->run_pages = (uint32_t)n;
+    list_push(pool, kind, first, n);
+}
+
+static void run_untag(struct pool *pool, size_t first, size_t n)
+{
+    D(pool, first)->pool_state = PD_INTERIOR;
+    D(pool, first + n - 1)->pool_state = PD_INTERIOR;
+}
+
+vmgc_status pool_init(struct pool *pool, struct vm_space *vm, struct pagetable *pt,
+                      size_t target_pages)
+{
+    memset(pool, 0, sizeof *pool);
+    pthread_mutex_init(&pool->lock, NULL);
+    pool->vm = vm;
+    pool->pt = pt;
+    pool->target_pages = target_pages;
+    for (int k = 0; k < 2; k++)
+        for (int b = 0; b < POOL_BINS; b++)
+            pool->bins[k][b] = PD_NONE;
+    free_run_make(pool, POOL_ZERO, 0, pt->pages);
+    pool->sig = POOL_SIG;
+    return VMGC_OK;
+}
+
+void pool_finish(struct pool *pool)
+{
+    pthread_mutex_destroy(&pool->lock);
+    pool->sig = 0;
+}
+
+int pool_check(struct pool *pool)
+{
+    return pool && pool->sig == POOL_SIG && pool->pt && pool->vm;
+}
+
+/* First run of kind with at least n pages, or PD_NONE.  Lists hold runs of
+ * [2^b, 2^(b+1)) pages, so only the first list searched needs a size test. */
+static size_t find_run(struct pool *pool, int kind, size_t n)
+{
+    for (unsigned b = bin_of(n); b < POOL_BINS; b++)
+        for (uint32_t i = pool->bins[kind][b]; i != PD_NONE; i = D(pool, i)->next)
+            if (D(pool, i)->run_pages >= n)
+                return i;
+    return PD_NONE;
+}
+
+static void zero_pages(struct pool *pool, size_t first, size_t n)
+{
+    memset(pool->vm->alias + (first << VM_PAGE_SHIFT), 0, n << VM_PAGE_SHIFT);
+    pool->stats.zeroed_pages += n;
+}
+
+vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
+                       int *is_zero)
+{
+    if (npages == 0)
+        return error_set(VMGC_EINVAL, "page run request of 0 pages; ask for at least 1");
+    if (npages >= PD_NONE || npages > pool->pt->pages)
+        return error_set(VMGC_ENOMEM, "page run request of %zu pages exceeds the heap of %zu pages",
+                         npages, pool->pt->pages);
+    pthread_mutex_lock(&pool->lock);
+    int order[2] = {POOL_DIRTY, POOL_ZERO};
+    if (flags & POOL_NEED_ZERO) {
+        order[0] = POOL_ZERO;
+        order[1] = POOL_DIRTY;
+    }
+    size_t head = PD_NONE;
+    int kind = 0;
+    for (int k = 0; k < 2 && head == PD_NONE; k++) {
+        kind = order[k];
+        head = find_run(pool, kind, npages);
+    }
+    if (head == PD_NONE && pool->stats.dirty_free_pages) {
+        /* .sol.defragment: free runs of the two kinds do not merge, so a
+         * request may fit only across a zero/dirty border.  Returning the
+         * dirty runs to the OS turns them zero, and they merge. */
+        pthread_mutex_unlock(&pool->lock);
+        pool_trim(pool);
+        pthread_mutex_lock(&pool->lock);
+        kind = POOL_ZERO;
+        head = find_run(pool, kind, npages);
+    }
+    if (head == PD_NONE) {
+        struct pool_stats s = pool->stats;
+        pthread_mutex_unlock(&pool->lock);
+        return error_set(VMGC_ENOMEM,
+                         "no free run of %zu pages in the heap (%zu of %zu pages allocated); "
+                         "reserve a larger heap",
+                         npages, s.allocated_pages, pool->pt->pages);
+    }
+    size_t have = D(pool, head)->run_pages;
+    list_remove(pool, kind, head, have);
+    run_untag(pool, head, have);
+    if (have > npages)
+        free_run_make(pool, kind, head + npages, have - npages);
+    D(pool, head)->pool_state = PD_RUN_HEAD;
+    D(pool, head)->run_pages = (uint32_t)npages;
+    if (npages > 1) {
+        D(pool, head + npages - 1)->pool_state = PD_RUN_TAIL;
+        D(pool, head + npages - 1)->run_pages = (uint32_t)npages;
+    }
+    pool->stats.allocated_pages += npages;
+    if (kind == POOL_DIRTY)
+        pool->stats.dirty_free_pages -= npages;
+    int zero = kind == POOL_ZERO;
+    if (!zero && (flags & POOL_NEED_ZERO)) {
+        zero_pages(pool, head, npages);
+        zero = 1;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    *first = head;
+    *is_zero = zero;
+    return VMGC_OK;
+}
+
+/* Merge [*first, +*n) of kind with free neighbours of the same kind. */
+static void coalesce(struct pool *pool, int kind, size_t *first, size_t *n)
+{
+    uint8_t tag = kind == POOL_ZERO ? PD_FREE_ZERO : PD_FREE_DIRTY;
+    if (*first > 0 && D(pool, *first - 1)->pool_state == tag) {
+        size_t ln = D(pool, *first - 1)->run_pages;
+        size_t lf = *first - ln;
+        list_remove(pool, kind, lf, ln);
+        run_untag(pool, lf, ln);
+        *first = lf;
+        *n += ln;
+    }
+    size_t after = *first + *n;
+    if (after < pool->pt->pages && D(pool, after)->pool_state == tag) {
+        size_t rn = D(pool, after)->run_pages;
+        list_remove(pool, kind, after, rn);
+        run_untag(pool, after, rn);
+        *n += rn;
+    }
+}
+
+static vmgc_status release_checked(struct pool *pool, size_t first, size_t npages)
+{
+    struct page_desc *h = D(pool, first);
+    if (h->pool_state != PD_RUN_HEAD) {
+        const char *why = h->pool_state == PD_FREE_ZERO || h->pool_state == PD_FREE_DIRTY
+                              ? "it is free already (double release?)"
+                              : "it is not the first page of an allocated run";
+        return error_set(VMGC_ESTATE, "cannot release pages at %p: %s",
+                         (void *)pagetable_page_addr(pool->pt, first), why);
+    }
+    if (h->run_pages != npages)
+        return error_set(VMGC_ESTATE,
+                         "cannot release %zu pages at %p: the run allocated there has %u pages",
+                         npages, (void *)pagetable_page_addr(pool->pt, first), h->run_pages);
+    return VMGC_OK;
+}
+
+vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
+{
+    if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
+        return error_set(VMGC_ERANGE, "release of %zu pages at page %zu is outside the heap",
+                         npages, first);
+    pthread_mutex_lock(&pool->lock);
+    vmgc_status st = release_checked(pool, first, npages);
+    if (st != VMGC_OK) {
+        pthread_mutex_unlock(&pool->lock);
+        return st;
+    }
+    run_untag(pool, first, npages);
+    pool->stats.allocated_pages -= npages;
+    int kind = POOL_DIRTY;
+    /* .sol.target: over the target, a released run goes back to the OS. */
+    if (pool->stats.allocated_pages + pool->stats.dirty_free_pages + npages > pool->target_pages &&
+        vm_punch(pool->vm, first << VM_PAGE_SHIFT, npages << VM_PAGE_SHIFT) == VMGC_OK) {
+        kind = POOL_ZERO;
+        pool->stats.punched_pages += npages;
+    }
+    if (kind == POOL_DIRTY)
+        pool->stats.dirty_free_pages += npages;
+    size_t f = first, n = npages;
+    coalesce(pool, kind, &f, &n);
+    free_run_make(pool, kind, f, n);
+    pthread_mutex_unlock(&pool->lock);
+    return VMGC_OK;
+}
+
+vmgc_status pool_trim(struct pool *pool)
+{
+    vmgc_status st = VMGC_OK;
+    pthread_mutex_lock(&pool->lock);
+    for (int b = 0; b < POOL_BINS && st == VMGC_OK; b++) {
+        while (pool->bins[POOL_DIRTY][b] != PD_NONE) {
+            size_t f = pool->bins[POOL_DIRTY][b], n = D(pool, f)->run_pages;
+            st = vm_punch(pool->vm, f << VM_PAGE_SHIFT, n << VM_PAGE_SHIFT);
+            if (st != VMGC_OK)
+                break;
+            list_remove(pool, POOL_DIRTY, f, n);
+            run_untag(pool, f, n);
+            pool->stats.dirty_free_pages -= n;
+            pool->stats.punched_pages += n;
+            coalesce(pool, POOL_ZERO, &f, &n);
+            free_run_make(pool, POOL_ZERO, f, n);
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return st;
+}
+
+void pool_set_target(struct pool *pool, size_t target_pages)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->target_pages = target_pages;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+struct pool_stats pool_get_stats(struct pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    struct pool_stats s = pool->stats;
+    pthread_mutex_unlock(&pool->lock);
+    return s;
+}

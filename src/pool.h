@@ -1,0 +1,69 @@
+/* pool.h -- the page pool: runs of heap pages handed out and taken back.
+ *
+ * Free runs are kept in two kinds: known-zero (never touched, or returned to
+ * the OS) and dirty (resident, stale contents).  A caller that needs zeroed
+ * pages is told whether the run is already zero, so nothing is zeroed twice.
+ * When resident pages exceed the target, released runs go back to the OS.
+ * Thread safety: every call takes the pool lock; never call from the trap
+ * path.  Design: doc/design/pool.md.
+ */
+#ifndef VMGC_POOL_H
+#define VMGC_POOL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pagetable.h"
+#include "vm.h"
+
+#define POOL_BINS 32
+#define POOL_SIG 0x504f4f4cu /* "POOL" */
+
+enum pool_kind { POOL_ZERO = 0, POOL_DIRTY = 1 };
+
+/* pool_alloc flags */
+enum {
+    POOL_NEED_ZERO = 1u << 0 /* the caller needs the pages to read as zero */
+};
+
+struct pool_stats {
+    size_t allocated_pages;  /* in allocated runs */
+    size_t dirty_free_pages; /* free but resident */
+    size_t punched_pages;    /* returned to the OS, over the pool's life */
+    size_t zeroed_pages;     /* zeroed by memset because no zero run fitted */
+};
+
+struct pool {
+    uint32_t sig;
+    pthread_mutex_t lock;
+    struct vm_space *vm;
+    struct pagetable *pt;
+    uint32_t bins[2][POOL_BINS]; /* free-list heads.  Synchronization: lock. */
+    size_t target_pages;         /* resident limit.  Synchronization: lock. */
+    struct pool_stats stats;     /* Synchronization: lock. */
+};
+
+vmgc_status pool_init(struct pool *pool, struct vm_space *vm, struct pagetable *pt,
+                      size_t target_pages);
+void pool_finish(struct pool *pool);
+int pool_check(struct pool *pool);
+
+/* Hand out a run of npages.  On success *first is its first page index and
+ * *is_zero tells whether it reads as zero (always 1 with POOL_NEED_ZERO).
+ * A dirty run is preferred when zero is not needed: it is resident already. */
+vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
+                       int *is_zero);
+
+/* Take back the run that pool_alloc handed out at first with npages.  A
+ * partial, unknown or already released run is refused (VMGC_ESTATE) and the
+ * pool is left unchanged. */
+vmgc_status pool_release(struct pool *pool, size_t first, size_t npages);
+
+/* Return every dirty free run to the OS. */
+vmgc_status pool_trim(struct pool *pool);
+
+void pool_set_target(struct pool *pool, size_t target_pages);
+struct pool_stats pool_get_stats(struct pool *pool);
+
+#endif

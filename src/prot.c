@@ -1,0 +1,107 @@
+/* prot.c -- backend choice and the backend-independent part of protection.
+ * Design: doc/design/prot.md. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dirty.h"
+#include "error.h"
+#include "prot.h"
+#include "trap.h"
+
+vmgc_status prot_open(struct arena *a, const char *name)
+{
+    const char *source = "the heap configuration";
+    if (!name) {
+        name = getenv("VMGC_BARRIER");
+        source = "VMGC_BARRIER";
+        if (name && !*name)
+            name = NULL;
+    }
+    if (!name) {
+        /* .sol.auto: userfaultfd when it works here, else mprotect. */
+        a->prot = &prot_uffd_backend;
+        if (a->prot->open(a) == VMGC_OK)
+            return VMGC_OK;
+        a->prot = &prot_mprotect_backend;
+        return a->prot->open(a);
+    }
+    if (strcmp(name, "uffd") == 0)
+        a->prot = &prot_uffd_backend;
+    else if (strcmp(name, "mprotect") == 0)
+        a->prot = &prot_mprotect_backend;
+    else
+        return error_set(VMGC_EINVAL, "%s names barrier backend '%s'; use 'uffd' or 'mprotect'",
+                         source, name);
+    return a->prot->open(a);
+}
+
+static void mark(struct arena *a, size_t first, size_t n, int on)
+{
+    for (size_t i = first; i < first + n; i++) {
+        if (on)
+            __atomic_fetch_or(&a->pt.desc[i].prot, PD_READ_BARRIER, __ATOMIC_ACQ_REL);
+        else
+            __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_READ_BARRIER, __ATOMIC_ACQ_REL);
+    }
+}
+
+vmgc_status prot_protect(struct arena *a, void *addr, size_t len)
+{
+    size_t first, n;
+    vmgc_status st = arena_range(a, addr, len, &first, &n);
+    if (st != VMGC_OK)
+        return st;
+    st = trap_handlers_intact();
+    if (st != VMGC_OK)
+        return st;
+    /* .sol.mark-first: the mark is set before the page is hidden, so any
+     * trap that can happen finds it. */
+    mark(a, first, n, 1);
+    return a->prot->protect(a, first, n);
+}
+
+vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len)
+{
+    size_t first, n;
+    vmgc_status st = arena_range(a, addr, len, &first, &n);
+    if (st != VMGC_OK)
+        return st;
+    /* .sol.clear-first: a trap between the two steps sees no mark and just
+     * exposes the page, which is what we are about to do anyway. */
+    mark(a, first, n, 0);
+    return a->prot->unprotect(a, first, n);
+}
+
+int prot_is_protected(struct arena *a, const void *addr)
+{
+    struct page_desc *d = pagetable_lookup(&a->pt, addr);
+    return d && (__atomic_load_n(&d->prot, __ATOMIC_ACQUIRE) & PD_READ_BARRIER);
+}
+
+void prot_run_barrier(struct arena *a, size_t i)
+{
+    struct page_desc *d = &a->pt.desc[i];
+    if (!(__atomic_load_n(&d->prot, __ATOMIC_ACQUIRE) & PD_READ_BARRIER))
+        return;
+    if (a->trap_fn) {
+        __atomic_fetch_add(&a->n_barrier_calls, 1, __ATOMIC_RELAXED);
+        if (a->trap_fn(a->trap_ctx, pagetable_page_addr(&a->pt, i)) != 0)
+            trap_fatal("the collector's trap callback failed for a heap page",
+                       pagetable_page_addr(&a->pt, i));
+    }
+    __atomic_fetch_and(&d->prot, ~(uint32_t)PD_READ_BARRIER, __ATOMIC_ACQ_REL);
+}
+
+vmgc_status prot_ready(struct arena *a, size_t first, size_t n)
+{
+    for (size_t i = first; i < first + n; i++) {
+        uint32_t bits = __atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE);
+        if (bits & (PD_READ_BARRIER | PD_PHYS_NONE))
+            a->prot->resolve(a, i, 0);
+        if (bits & PD_WRITE_TRACK)
+            dirty_on_write_fault(a, i, 1);
+    }
+    return VMGC_OK;
+}

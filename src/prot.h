@@ -1,0 +1,57 @@
+/* prot.h -- protection and traps: Appel and Li's PROT1/PROTN/UNPROT/TRAP.
+ *
+ * One small interface, two backends chosen at run time:
+ *   protuffd.c      userfaultfd minor faults on the memfd, delivered in the
+ *                   faulting thread as SIGBUS and resolved with UFFDIO_CONTINUE;
+ *   protmprotect.c  mprotect(PROT_NONE) and SIGSEGV, degrading to coarser
+ *                   protection units near the VMA limit.
+ * A protected page is logically marked PD_READ_BARRIER in the page table;
+ * the trap path reads only that bit and the backend state.
+ * Design: doc/design/prot.md.
+ */
+#ifndef VMGC_PROT_H
+#define VMGC_PROT_H
+
+#include "arena.h"
+
+struct prot_backend {
+    const char *name;
+    /* Set up for a new arena.  Errors carry a message saying what to do. */
+    vmgc_status (*open)(struct arena *a);
+    void (*close)(struct arena *a);
+    /* PROTN: protect pages [first, first+n) that are marked PD_READ_BARRIER. */
+    vmgc_status (*protect)(struct arena *a, size_t first, size_t n);
+    /* UNPROT: expose [first, first+n) whose PD_READ_BARRIER was cleared. */
+    vmgc_status (*unprotect)(struct arena *a, size_t first, size_t n);
+    /* Resolve a fault on page i: run the read barrier for what protects it,
+     * then expose it.  in_signal: called from the trap handler.  Returns 1
+     * when the fault was ours (handled or already resolved), 0 when it was
+     * not (chain it).  Async-signal-safe when in_signal. */
+    int (*resolve)(struct arena *a, size_t i, int in_signal);
+    /* Re-apply write-tracking protection (PD_WRITE_TRACK) to [first, +n).
+     * Async-signal-safe.  Returns 0 or an errno value. */
+    int (*refresh_write)(struct arena *a, size_t first, size_t n, int in_signal);
+};
+
+extern const struct prot_backend prot_uffd_backend;
+extern const struct prot_backend prot_mprotect_backend;
+
+/* Choose and open a backend: name "uffd", "mprotect" or NULL (environment
+ * VMGC_BARRIER, else uffd when available, else mprotect). */
+vmgc_status prot_open(struct arena *a, const char *name);
+
+/* Protect / unprotect a page-aligned range of the mutator view.  Errors:
+ * VMGC_EINVAL, VMGC_ERANGE, VMGC_EHANDLER (our signal handler was replaced),
+ * VMGC_ESYSTEM.  Thread safety: any thread. */
+vmgc_status prot_protect(struct arena *a, void *addr, size_t len);
+vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len);
+int prot_is_protected(struct arena *a, const void *addr);
+
+/* Ready [first, +n) for kernel access: resolve every protected page. */
+vmgc_status prot_ready(struct arena *a, size_t first, size_t n);
+
+/* The read barrier for page i: call the arena's trap function if the page
+ * is still marked, then clear the mark.  Async-signal-safe. */
+void prot_run_barrier(struct arena *a, size_t i);
+
+#endif

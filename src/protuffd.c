@@ -1,0 +1,186 @@
+/* protuffd.c -- the userfaultfd minor-fault backend.
+ * Design: doc/design/prot.md, section "uffd backend".
+ *
+ * Protected means: present in the memfd but not mapped in the mutator view.
+ * A mutator touch raises a minor fault, which the kernel delivers to the
+ * faulting thread as SIGBUS (UFFD_FEATURE_SIGBUS); resolving is
+ * UFFDIO_CONTINUE.  No VMA is ever split, so there is no VMA limit.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "prot.h"
+#include "sys.h"
+#include "trap.h"
+#include "uffd_compat.h"
+
+#define WP_FEATURES \
+    (UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED | UFFD_FEATURE_WP_HUGETLBFS_SHMEM)
+
+/* .sol.open-order: user-mode-only first (allowed without privilege when
+ * vm.unprivileged_userfaultfd=0), then full. */
+static int uffd_new(int *err)
+{
+    int fd = (int)sys.userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (fd < 0 && errno == EINVAL)
+        fd = (int)sys.userfaultfd(O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        *err = errno;
+    return fd;
+}
+
+static vmgc_status uffd_api(int fd, uint64_t features, uint64_t *got)
+{
+    struct uffdio_api api = {.api = UFFD_API, .features = features};
+    if (sys.ioctl(fd, UFFDIO_API, &api) != 0)
+        return VMGC_EUNAVAILABLE;
+    *got = api.features;
+    return VMGC_OK;
+}
+
+static vmgc_status uffd_open(struct arena *a)
+{
+    int err = 0;
+    int fd = uffd_new(&err);
+    if (fd < 0)
+        return error_set(VMGC_EUNAVAILABLE,
+                         "userfaultfd is unavailable (%s): run as root, set "
+                         "vm.unprivileged_userfaultfd=1, or grant access to /dev/userfaultfd; "
+                         "or choose the mprotect backend with VMGC_BARRIER=mprotect",
+                         err == ENOSYS ? "kernel built without it" : strerror(err));
+    /* An fd's features are fixed by its first UFFDIO_API, so probe the
+     * full set on a throwaway fd and fall back to the minimum. */
+    uint64_t base = UFFD_FEATURE_SIGBUS | UFFD_FEATURE_MINOR_SHMEM, got = 0;
+    int probe = uffd_new(&err);
+    int wp = probe >= 0 && uffd_api(probe, base | WP_FEATURES, &got) == VMGC_OK &&
+             (got & WP_FEATURES) == WP_FEATURES;
+    if (probe >= 0)
+        sys.close(probe);
+    if (uffd_api(fd, base | (wp ? WP_FEATURES : 0), &got) != VMGC_OK ||
+        (got & base) != base) {
+        sys.close(fd);
+        return error_set(VMGC_EUNAVAILABLE,
+                         "userfaultfd here lacks minor faults on shared memory with SIGBUS "
+                         "delivery (Linux 5.14 or newer is needed); use VMGC_BARRIER=mprotect");
+    }
+    struct uffdio_register reg = {
+        .range = {.start = (uintptr_t)a->vm.base, .len = a->vm.size},
+        .mode = UFFDIO_REGISTER_MODE_MINOR | (wp ? UFFDIO_REGISTER_MODE_WP : 0),
+    };
+    if (sys.ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
+        int e = errno;
+        sys.close(fd);
+        return error_set(VMGC_EUNAVAILABLE,
+                         "registering the heap with userfaultfd failed (%s); use "
+                         "VMGC_BARRIER=mprotect",
+                         strerror(e));
+    }
+    a->uffd.fd = fd;
+    a->uffd.wp_async = wp;
+    return VMGC_OK;
+}
+
+static void uffd_close(struct arena *a)
+{
+    if (a->uffd.fd >= 0) {
+        struct uffdio_range r = {.start = (uintptr_t)a->vm.base, .len = a->vm.size};
+        sys.ioctl(a->uffd.fd, UFFDIO_UNREGISTER, &r);
+        sys.close(a->uffd.fd);
+    }
+    a->uffd.fd = -1;
+}
+
+/* PROTN: make the pages present (a hole would read as zero without a trap),
+ * then zap them from the mutator view only. */
+static vmgc_status uffd_protect(struct arena *a, size_t first, size_t n)
+{
+    off_t off = (off_t)(first << VM_PAGE_SHIFT), len = (off_t)(n << VM_PAGE_SHIFT);
+    if (sys.fallocate(a->vm.fd, 0, off, len) != 0)
+        return error_sys("making protected heap pages present (fallocate)", errno);
+    if (sys.madvise(a->vm.base + off, (size_t)len, MADV_DONTNEED) != 0)
+        return error_sys("unmapping protected pages from the mutator view (madvise)", errno);
+    return VMGC_OK;
+}
+
+/* UNPROT, batched.  A batch stops at a page that is mapped already (EEXIST)
+ * or is a hole (EFAULT/ENOENT: it reads as zero without a trap, nothing to
+ * do): step over that page and go on.  Async-signal-safe. */
+static int uffd_continue(struct arena *a, size_t first, size_t n)
+{
+    uintptr_t cur = (uintptr_t)pagetable_page_addr(&a->pt, first);
+    uintptr_t end = cur + (n << VM_PAGE_SHIFT);
+    while (cur < end) {
+        struct uffdio_continue c = {.range = {.start = cur, .len = end - cur}, .mode = 0};
+        if (sys.ioctl(a->uffd.fd, UFFDIO_CONTINUE, &c) == 0)
+            return 0;
+        int err = errno;
+        if (c.mapped > 0)
+            cur += (uintptr_t)c.mapped;
+        if (err == EAGAIN)
+            continue;
+        if (err != EEXIST && err != EFAULT && err != ENOENT)
+            return err;
+        cur += VM_PAGE_SIZE; /* the page at cur is mapped already, or a hole */
+    }
+    return 0;
+}
+
+static vmgc_status uffd_unprotect(struct arena *a, size_t first, size_t n)
+{
+    int err = uffd_continue(a, first, n);
+    if (err)
+        return error_sys("mapping heap pages back into the mutator view (UFFDIO_CONTINUE)", err);
+    return VMGC_OK;
+}
+
+/* .sol.uffd-trap: run the barrier, then map the page.  Two threads on one
+ * page both get here; the loser's CONTINUE fails with EEXIST: success. */
+static int uffd_resolve(struct arena *a, size_t i, int in_signal)
+{
+    (void)in_signal;
+    if (!(__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_READ_BARRIER))
+        __atomic_fetch_add(&a->n_spurious, 1, __ATOMIC_RELAXED);
+    prot_run_barrier(a, i);
+    int err = uffd_continue(a, i, 1);
+    if (err)
+        trap_fatal("UFFDIO_CONTINUE failed while resolving a heap trap",
+                   pagetable_page_addr(&a->pt, i));
+    return 1;
+}
+
+/* Write tracking by faults on this backend is plain mprotect: the read
+ * barrier lives in the page tables, not in the VMA protection. */
+static int uffd_refresh_write(struct arena *a, size_t first, size_t n, int in_signal)
+{
+    (void)in_signal;
+    size_t i = first, end = first + n;
+    while (i < end) {
+        int tracked = (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_WRITE_TRACK) != 0;
+        size_t j = i + 1;
+        while (j < end &&
+               ((__atomic_load_n(&a->pt.desc[j].prot, __ATOMIC_ACQUIRE) & PD_WRITE_TRACK) != 0) ==
+                   tracked)
+            j++;
+        if (sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
+                         tracked ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
+            return errno;
+        i = j;
+    }
+    return 0;
+}
+
+const struct prot_backend prot_uffd_backend = {
+    .name = "uffd",
+    .open = uffd_open,
+    .close = uffd_close,
+    .protect = uffd_protect,
+    .unprotect = uffd_unprotect,
+    .resolve = uffd_resolve,
+    .refresh_write = uffd_refresh_write,
+};

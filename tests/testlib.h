@@ -1,0 +1,61 @@
+/* testlib.h -- helpers shared by the Check suites (unit tests: they see the
+ * VM layer's internals).
+ *
+ * Randomized tests take their seed from VMGC_TEST_SEED or the clock, and
+ * print it, so a failure can be replayed.  Suites that depend on the barrier
+ * backend run each test once per backend (Check loop tests, _i = backend).
+ */
+#ifndef VMGC_TESTLIB_H
+#define VMGC_TESTLIB_H
+
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "arena.h"
+
+static const char *const test_backends[2] = {"uffd", "mprotect"};
+
+static inline uint64_t test_seed(const char *test_name)
+{
+    const char *env = getenv("VMGC_TEST_SEED");
+    uint64_t seed = env && *env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)clock();
+    fprintf(stderr, "%s: seed %llu (replay with VMGC_TEST_SEED=%llu)\n", test_name,
+            (unsigned long long)seed, (unsigned long long)seed);
+    return seed;
+}
+
+/* xorshift64*: small, fast, and the same everywhere. */
+static inline uint64_t test_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static inline struct arena *test_arena(int backend, size_t reserve)
+{
+    struct arena_config cfg = {.reserve_bytes = reserve, .barrier = test_backends[backend]};
+    struct arena *a = NULL;
+    vmgc_status st = arena_create(&a, &cfg);
+    ck_assert_msg(st == VMGC_OK, "arena_create(%s): %s", test_backends[backend], vmgc_last_error());
+    ck_assert_str_eq(arena_backend_name(a), test_backends[backend]);
+    return a;
+}
+
+/* Run a suite; the exit status is what Automake's test driver reads. */
+static inline int test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
+
+#endif
