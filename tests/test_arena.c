@@ -52,6 +52,7 @@ START_TEST(unavailable_uffd_is_explained)
     ck_assert_int_eq(st, VMGC_EUNAVAILABLE);
     ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "VMGC_BARRIER=mprotect"));
     /* automatic choice falls back to mprotect */
+    unsetenv("VMGC_BARRIER");
     struct arena_config any = {.reserve_bytes = 1 << 20};
     ck_assert_int_eq(arena_create(&a, &any), VMGC_OK);
     sys_reset();

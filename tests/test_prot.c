@@ -27,7 +27,7 @@ static int count_cb(void *ctx, void *page)
 {
     (void)ctx;
     __atomic_fetch_add(&cb_calls, 1, __ATOMIC_RELAXED);
-    cb_last = page;
+    __atomic_store_n(&cb_last, page, __ATOMIC_RELAXED);
     size_t i = pagetable_index(&cb_arena->pt, page);
     __atomic_fetch_add(&cb_seen[i], 1, __ATOMIC_RELAXED);
     if (cb_delay_us) {
