@@ -109,6 +109,18 @@ static void faults_overflow(struct arena *a, int in_signal)
     a->prot->refresh_write(a, a->dirty.first, a->dirty.n, in_signal);
 }
 
+/* Count every tracked page clean and write-protect it (faults mode). */
+static vmgc_status faults_arm(struct arena *a)
+{
+    track_bits(a, a->dirty.first, a->dirty.n, 1);
+    int err = a->prot->refresh_write(a, a->dirty.first, a->dirty.n, 0);
+    if (err == ENOMEM)
+        faults_overflow(a, 0);
+    else if (err)
+        return error_sys("write-protecting heap pages (mprotect PROT_READ)", err);
+    return VMGC_OK;
+}
+
 vmgc_status dirty_begin(struct arena *a, void *addr, size_t len)
 {
     size_t first, n;
@@ -130,14 +142,8 @@ vmgc_status dirty_begin(struct arena *a, void *addr, size_t len)
     st = trap_handlers_intact();
     if (st != VMGC_OK)
         return st;
-    track_bits(a, first, n, 1);
     a->dirty.active = 1;
-    int err = a->prot->refresh_write(a, first, n, 0);
-    if (err == ENOMEM)
-        faults_overflow(a, 0);
-    else if (err)
-        return error_sys("write-protecting heap pages (mprotect PROT_READ)", err);
-    return VMGC_OK;
+    return faults_arm(a);
 }
 
 static void bitmap_set(uint64_t *bm, size_t k)
@@ -190,13 +196,7 @@ static vmgc_status collect_faults(struct arena *a, uint64_t *bm, size_t *count, 
     if (!rearm)
         return VMGC_OK;
     a->dirty.overflowed = 0;
-    track_bits(a, first, n, 1);
-    int err = a->prot->refresh_write(a, first, n, 0);
-    if (err == ENOMEM)
-        faults_overflow(a, 0);
-    else if (err)
-        return error_sys("write-protecting heap pages (mprotect PROT_READ)", err);
-    return VMGC_OK;
+    return faults_arm(a);
 }
 
 vmgc_status dirty_collect(struct arena *a, uint64_t *bitmap, size_t *count, int rearm)

@@ -159,13 +159,13 @@ END_TEST
 
 /* Many threads trap on the same page at once: all see the data, the
  * callback ran before any of them went on. */
-static volatile int go;
+static int go; /* Synchronization: atomic. */
 static char *shared_page;
 
 static void *toucher(void *arg)
 {
     (void)arg;
-    while (!go)
+    while (!__atomic_load_n(&go, __ATOMIC_ACQUIRE))
         ;
     long sum = 0;
     for (int k = 0; k < 8; k++)
@@ -181,12 +181,12 @@ START_TEST(threads_trap_one_page)
     for (int round = 0; round < 50; round++) {
         memset(shared_page, 3, PG);
         ck_assert_int_eq(prot_protect(a, shared_page, PG), VMGC_OK);
-        go = 0;
+        __atomic_store_n(&go, 0, __ATOMIC_RELEASE);
         cb_delay_us = 200;
         pthread_t t[THREADS];
         for (int i = 0; i < THREADS; i++)
             pthread_create(&t[i], NULL, toucher, NULL);
-        go = 1;
+        __atomic_store_n(&go, 1, __ATOMIC_RELEASE);
         for (int i = 0; i < THREADS; i++) {
             void *sum;
             pthread_join(t[i], &sum);
