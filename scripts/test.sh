@@ -54,7 +54,7 @@ else
 fi
 
 if build build-asan --enable-sanitizer=address; then
-    (cd build-asan && ASAN_OPTIONS=allow_user_segv_handler=1:handle_segv=0:handle_sigbus=0:detect_leaks=0 \
+    (cd build-asan && CK_TIMEOUT_MULTIPLIER=4 ASAN_OPTIONS=allow_user_segv_handler=1:handle_segv=0:handle_sigbus=0:detect_leaks=0 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
     tally build-asan "check under ASan+UBSan" $?
 else
@@ -62,7 +62,7 @@ else
 fi
 
 if build build-tsan --enable-sanitizer=thread; then
-    (cd build-tsan && TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
+    (cd build-tsan && CK_TIMEOUT_MULTIPLIER=4 TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
     tally build-tsan "check under TSan" $?
 else
     echo "== TSan build failed"; failed=$((failed + 1))

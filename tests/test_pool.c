@@ -170,6 +170,7 @@ int main(void)
 {
     Suite *s = suite_create("pool");
     TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 30);
     tcase_add_test(tc, fresh_pages_are_zero_and_recycled_are_dirty);
     tcase_add_test(tc, zero_after_release_over_target);
     tcase_add_test(tc, trim_returns_dirty_runs);

@@ -221,6 +221,9 @@ START_TEST(scattered_100k_pages)
         ck_assert_msg(prot_protect(a, base + list[j] * PG, PG) == VMGC_OK, "page %zu: %s", j,
                       vmgc_last_error());
     struct arena_stats s = arena_get_stats(a);
+    fprintf(stderr, "scattered_100k_pages(%s): granule 2^%u pages, %llu PROT_NONE runs, %llu coarsenings\n",
+            test_backends[_i], s.granule_shift, (unsigned long long)s.protected_runs,
+            (unsigned long long)s.coarsenings);
     if (_i == PROT_MPROTECT) {
         ck_assert_uint_gt(s.coarsenings, 0);
         ck_assert_uint_le(s.protected_runs, a->mp.run_budget);
