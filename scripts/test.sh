@@ -6,7 +6,8 @@
 #      environment override is exercised;
 #   3. make check under AddressSanitizer+UBSan and under ThreadSanitizer
 #      (separate build directories);
-#   4. make distcheck.
+#   4. a build with --with-metadata-malloc=libc;
+#   5. make distcheck.
 # Prints the totals as one line "N passed, N failed" at the end.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,6 +67,13 @@ if build build-tsan --enable-sanitizer=thread; then
     tally build-tsan "check under TSan" $?
 else
     echo "== TSan build failed"; failed=$((failed + 1))
+fi
+
+# the libc metadata allocator option builds and passes too
+if build build-libc --with-metadata-malloc=libc; then
+    (cd build-libc && make -s -j"$jobs" check >/dev/null 2>&1); tally build-libc "check with --with-metadata-malloc=libc" $?
+else
+    echo "== libc-metadata build failed"; failed=$((failed + 1))
 fi
 
 if (cd build-ci && make -s distcheck >/dev/null 2>&1); then
