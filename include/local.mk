@@ -1,1 +1,3 @@
 include_HEADERS = include/vmgc.h
+vmgcincludedir = $(includedir)/vmgc
+vmgcinclude_HEADERS = include/vmgc/inline.h

@@ -2,9 +2,10 @@
  *
  * vmgc is a concurrent copying garbage collector whose read barrier is the
  * MMU.  This header is what an embedder includes; everything else is private.
- * The collector API (heaps, types, allocation, roots) arrives with the
- * collector; what is here now is the part of the VM layer a program sees:
- * error reporting and readying heap memory for system calls.
+ * An interpreter creates a heap, registers its object types, attaches each
+ * thread that touches heap objects, allocates with vmgc_alloc() (inline, in
+ * vmgc/inline.h) and registers the roots it knows precisely; everything on
+ * thread stacks and in registers is found without help.
  *
  * Design: doc/design/api.md.
  */
@@ -12,6 +13,7 @@
 #define VMGC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,8 +60,141 @@ VMGC_API const char *vmgc_status_name(vmgc_status status);
  * Thread safety: any thread, concurrently with the collector. */
 VMGC_API vmgc_status vmgc_prepare_io(const void *addr, size_t len);
 
+
+/* ---- Heaps ---------------------------------------------------------- */
+
+typedef struct vmgc_heap vmgc_heap;
+typedef struct vmgc_thread vmgc_thread;
+typedef uint32_t vmgc_type;
+
+/* Called when an allocation cannot be satisfied within the heap limit.  It
+ * may return (vmgc_alloc then returns NULL) or not return.  Default: print a
+ * message naming the limit and abort. */
+typedef void (*vmgc_oom_fn)(vmgc_heap *heap, size_t request, void *ctx);
+
+typedef struct vmgc_config {
+    size_t heap_limit;        /* most bytes of heap pages in use; 0: reservation / 2 */
+    size_t initial_size;      /* bytes allocated before the first collection; 0: 8 MiB */
+    double growth_factor;     /* next collection after live * factor; 0: 2.0 */
+    size_t reserve_bytes;     /* address space reserved; 0: 32 GiB */
+    void *fixed_base;         /* heap address, NULL: anywhere */
+    const char *barrier;      /* "uffd", "mprotect", NULL: $VMGC_BARRIER or best */
+    unsigned collector_threads; /* background scanners; 0: 1 */
+    int scan_data_segments;   /* also treat the program's data and bss as ambiguous roots */
+    int verify;               /* check heap invariants at every phase change ($VMGC_VERIFY=1) */
+    int no_background;        /* collect only in vmgc_collect() (tests, benchmarks) */
+    vmgc_oom_fn out_of_memory;
+    void *out_of_memory_ctx;
+} vmgc_config;
+
+/* Fill *config with the defaults. */
+VMGC_API void vmgc_config_init(vmgc_config *config);
+
+/* Create a heap.  Errors: VMGC_EINVAL (bad configuration; the message says
+ * which field), VMGC_EBUSY, VMGC_EUNAVAILABLE, VMGC_ENOMEM. */
+VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **heap, const vmgc_config *config);
+
+/* Destroy a heap: every thread must have detached.  Its memory is gone. */
+VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *heap);
+
+/* ---- Types ---------------------------------------------------------- */
+
+/* Visit one pointer slot.  A trace callback calls it for each slot of an
+ * object; the slot may be a local copy (for a tagged pointer: untag into a
+ * local, visit it, re-tag and store it back). */
+typedef void (*vmgc_visit_fn)(void **slot, void *visit_ctx);
+
+/* Visit every pointer of obj (size: the allocated byte size).  Called by the
+ * collector, possibly in a signal handler: no locks, no allocation, no
+ * system calls other than async-signal-safe ones. */
+typedef void (*vmgc_trace_fn)(void *obj, size_t size, vmgc_visit_fn visit, void *visit_ctx);
+
+typedef enum vmgc_layout {
+    VMGC_LAYOUT_NO_POINTERS,  /* strings, numbers */
+    VMGC_LAYOUT_ALL_POINTERS, /* every word is a pointer or NULL (arrays, cons cells) */
+    VMGC_LAYOUT_BITMAP,       /* bit i of bitmap set: word i is a pointer (words 0..63) */
+    VMGC_LAYOUT_TRACE         /* the trace callback knows */
+} vmgc_layout;
+
+typedef struct vmgc_type_desc {
+    const char *name;  /* stable name, unique per heap (checkpoints will use it) */
+    vmgc_layout layout;
+    uint64_t bitmap;   /* VMGC_LAYOUT_BITMAP */
+    vmgc_trace_fn trace; /* VMGC_LAYOUT_TRACE */
+} vmgc_type_desc;
+
+/* Register a type.  Registering the same name with the same description
+ * again returns the same type; with a different one, VMGC_ESTATE. */
+VMGC_API vmgc_status vmgc_type_register(vmgc_heap *heap, const vmgc_type_desc *desc,
+                                        vmgc_type *type);
+VMGC_API const char *vmgc_type_name(vmgc_heap *heap, vmgc_type type);
+
+/* ---- Threads -------------------------------------------------------- */
+
+/* Attach the calling thread: from now on its stack and registers are
+ * roots, and it may allocate.  Any number of threads. */
+VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *heap, vmgc_thread **thread);
+VMGC_API vmgc_status vmgc_thread_detach(vmgc_thread *thread);
+
+/* The calling thread's handle for heap, or NULL when it is not attached. */
+VMGC_API vmgc_thread *vmgc_thread_current(vmgc_heap *heap);
+
+/* Bracket a call that may block for long (read, poll, a lock): the thread
+ * does not delay a collection's flip meanwhile.  It must not touch heap
+ * objects between the two calls. */
+VMGC_API void vmgc_blocking_enter(vmgc_thread *thread);
+VMGC_API void vmgc_blocking_leave(vmgc_thread *thread);
+
+/* ---- Allocation ----------------------------------------------------- */
+
+/* A zeroed object of size bytes (see vmgc/inline.h for the fast path).
+ * Objects over half a page get their own pages and never move. */
+VMGC_API void *vmgc_alloc_slow(vmgc_thread *thread, vmgc_type type, size_t size);
+
+/* Bytes the object was allocated with. */
+VMGC_API size_t vmgc_object_size(const void *obj);
+
+/* ---- Roots ---------------------------------------------------------- */
+
+/* Precise roots: count slots holding object pointers or NULL, updated when
+ * objects move.  May be added and removed at any time, from any thread. */
+VMGC_API vmgc_status vmgc_root_add(vmgc_heap *heap, void **slots, size_t count);
+VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *heap, void **slots);
+
+/* ---- Collection ----------------------------------------------------- */
+
+/* Start a collection; with wait, return when it has finished. */
+VMGC_API vmgc_status vmgc_collect(vmgc_heap *heap, int wait);
+
+typedef struct vmgc_stats {
+    uint64_t collections;
+    uint64_t bytes_allocated;  /* over the heap's life */
+    uint64_t bytes_copied;
+    uint64_t objects_copied;
+    uint64_t pages_pinned;
+    uint64_t large_promoted;
+    uint64_t traps;            /* mutator traps on grey pages */
+    uint64_t pages_scanned_by_mutator;
+    uint64_t pages_scanned_by_collector;
+    size_t heap_bytes;         /* pages in use now */
+    size_t live_bytes_after_last; /* to-space after the last collection */
+    uint64_t pause_count;
+    uint64_t pause_total_ns;
+    uint64_t pause_max_ns;
+    uint64_t last_pause_ns;
+    const char *barrier;       /* backend in use */
+} vmgc_stats;
+
+VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);
+
+/* Pause times of the flips so far (most recent last), at most max of them;
+ * returns how many were written. */
+VMGC_API size_t vmgc_get_pauses(vmgc_heap *heap, uint64_t *ns, size_t max);
+
 #ifdef __cplusplus
 }
 #endif
+
+#include "vmgc/inline.h"
 
 #endif /* VMGC_H */

@@ -231,6 +231,22 @@ vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
     return VMGC_OK;
 }
 
+vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)
+{
+    if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
+        return error_set(VMGC_ERANGE, "split of %zu pages at page %zu is outside the heap", npages,
+                         first);
+    pthread_mutex_lock(&pool->lock);
+    vmgc_status st = release_checked(pool, first, npages);
+    if (st == VMGC_OK)
+        for (size_t i = first; i < first + npages; i++) {
+            D(pool, i)->pool_state = PD_RUN_HEAD;
+            D(pool, i)->run_pages = 1;
+        }
+    pthread_mutex_unlock(&pool->lock);
+    return st;
+}
+
 vmgc_status pool_trim(struct pool *pool)
 {
     vmgc_status st = VMGC_OK;

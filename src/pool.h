@@ -60,6 +60,10 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
  * pool is left unchanged. */
 vmgc_status pool_release(struct pool *pool, size_t first, size_t npages);
 
+/* Turn the allocated run at first (npages) into npages one-page runs, so
+ * they can be released one by one. */
+vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages);
+
 /* Return every dirty free run to the OS. */
 vmgc_status pool_trim(struct pool *pool);
 

@@ -33,6 +33,12 @@ static struct sigaction trap_old_bus;
  * count repeats per thread (initial-exec TLS: no allocation in a handler). */
 static __thread const void *trap_last_addr __attribute__((tls_model("initial-exec")));
 static __thread unsigned trap_repeats __attribute__((tls_model("initial-exec")));
+static __thread const void *trap_fault __attribute__((tls_model("initial-exec")));
+
+const void *trap_fault_address(void)
+{
+    return trap_fault;
+}
 #define TRAP_MAX_REPEATS 100000u
 
 struct arena *trap_arena_of(const void *p)
@@ -126,6 +132,7 @@ static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
         return 0;
     size_t i = pagetable_index(&a->pt, si->si_addr);
     int handled = 0;
+    trap_fault = si->si_addr;
     if (sig == SIGBUS && a->prot == &prot_uffd_backend)
         handled = a->prot->resolve(a, i, 1);
     else if (sig == SIGSEGV) {
@@ -145,6 +152,7 @@ static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
             trap_repeats = 0;
         }
     }
+    trap_fault = NULL;
     return handled;
 }
 

@@ -25,6 +25,10 @@ struct arena *trap_arena_of(const void *p);
  * a message naming the signal when the program replaced one. */
 vmgc_status trap_handlers_intact(void);
 
+/* The address of the fault being handled by this thread (for diagnostics
+ * in a trap callback), or NULL outside a trap.  Async-signal-safe. */
+const void *trap_fault_address(void);
+
 /* Write msg and the address to stderr and abort.  Async-signal-safe. */
 __attribute__((noreturn)) void trap_fatal(const char *msg, const void *addr);
 

@@ -1,0 +1,93 @@
+/* barrier.c -- the read barrier: what a mutator trap on a heap page does.
+ * Design: doc/design/collector.md (.sol.trap), trap.md (.req.signal-safe).
+ *
+ * Runs in the faulting thread inside the VM layer's signal handler, with
+ * async signals blocked.  Grey page: scan it here.  A copy target still being
+ * filled: seal it, wait for the copy in flight, scan it.  From-space: the
+ * program holds a pointer the collector never saw; say so and abort.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gc.h"
+#include "trap.h"
+
+/* Copier for traps of threads that are not attached (misuse, but the trap
+ * must still be resolved).  Zero means "no page". */
+static __thread struct copier barrier_copier __attribute__((tls_model("initial-exec")));
+extern __thread struct vmgc_thread *gc_tls_thread __attribute__((tls_model("initial-exec")));
+
+static size_t put(char *buf, size_t at, size_t cap, const char *s)
+{
+    while (*s && at + 1 < cap)
+        buf[at++] = *s++;
+    return at;
+}
+
+static size_t put_hex(char *buf, size_t at, size_t cap, uintptr_t v)
+{
+    char tmp[19];
+    int n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    at = put(buf, at, cap, "0x");
+    while (n > 0 && at + 1 < cap)
+        buf[at++] = tmp[--n];
+    return at;
+}
+
+/* .sol.from-space-diagnostic */
+static __attribute__((noreturn)) void from_space_access(struct vmgc_heap *h, size_t page,
+                                                        const void *addr)
+{
+    char msg[640];
+    size_t n = 0;
+    n = put(msg, n, sizeof msg, "vmgc: fatal: the program touched from-space at ");
+    n = put_hex(msg, n, sizeof msg, (uintptr_t)addr);
+    uint64_t hd = 0;
+    size_t obj = object_start(h, page, (uintptr_t)addr, &hd);
+    if (obj) {
+        n = put(msg, n, sizeof msg, ", inside the object at ");
+        n = put_hex(msg, n, sizeof msg, obj);
+        uint32_t type = hdr_type(hd);
+        if (type && type < h->ntypes) {
+            n = put(msg, n, sizeof msg, " of type '");
+            n = put(msg, n, sizeof msg, h->types[type].name);
+            n = put(msg, n, sizeof msg, "'");
+        }
+    }
+    n = put(msg, n, sizeof msg,
+            ". This is a pointer the collector never saw as a root: it was kept somewhere "
+            "vmgc does not scan (memory from malloc, a thread that is not attached, a "
+            "hidden or encoded pointer). Register it with vmgc_root_add, or keep it on an "
+            "attached thread's stack.\n");
+    ssize_t w = write(STDERR_FILENO, msg, n);
+    (void)w;
+    abort();
+}
+
+int barrier_trap(void *ctx, void *page_addr)
+{
+    struct vmgc_heap *h = ctx;
+    size_t page = pagetable_index(&h->arena->pt, page_addr);
+    struct vmgc_thread *t = gc_tls_thread;
+    struct copier *c = t && t->heap == h ? &t->copier : &barrier_copier;
+    __atomic_fetch_add(&h->st_traps, 1, __ATOMIC_RELAXED);
+    uint32_t w = ps_load(h, ps_head_of(h, page));
+    if (ps_is_from(h, w))
+        from_space_access(h, page, trap_fault_address() ? trap_fault_address() : page_addr);
+    if (PS_STATE(w) == PS_GREY || PS_STATE(w) == PS_COPY)
+        __atomic_fetch_add(&h->st_mutator_scans, 1, __ATOMIC_RELAXED);
+    if (scan_make_black_checked(h, c, page, 1) != 0) {
+        if (PS_STATE(ps_load(h, ps_head_of(h, page))) == PS_FREE)
+            return 0; /* released meanwhile: nothing to protect any more */
+        trap_fatal("vmgc: the program touched a heap page that holds no objects (a wild pointer)",
+                   page_addr);
+    }
+    return 0;
+}

@@ -1,0 +1,300 @@
+/* collector.c -- one collection: the flip (the only pause), the concurrent
+ * scan, termination, and giving from-space back; plus triggering and pacing.
+ * Design: doc/design/collector.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "gc.h"
+#include "prot.h"
+
+static uint32_t cur_epoch(struct vmgc_heap *h)
+{
+    return __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
+}
+
+static size_t count_roots(struct vmgc_heap *h)
+{
+    size_t n = 0;
+    for (struct root_range *r = h->roots; r; r = r->next)
+        n += r->count;
+    return n;
+}
+
+static void record_pause(struct vmgc_heap *h, uint64_t ns)
+{
+    uint64_t k = __atomic_fetch_add(&h->st_pause_count, 1, __ATOMIC_RELAXED);
+    h->pauses[k % GC_PAUSE_RING] = ns;
+    __atomic_fetch_add(&h->st_pause_total, ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->st_last_pause, ns, __ATOMIC_RELAXED);
+    if (ns > h->st_pause_max)
+        __atomic_store_n(&h->st_pause_max, ns, __ATOMIC_RELAXED);
+}
+
+/* .sol.flip: stop, advance the epoch (every allocated page is now
+ * from-space), pin what stacks and registers point at, forward precise
+ * roots, resume.  O(threads + stack words + roots + pinned pages). */
+static size_t flip(struct vmgc_heap *h)
+{
+    struct vmgc_thread *self = threads_self(h);
+    /* No lock a stopped mutator could hold may be taken while the world is
+     * stopped: take the roots lock first, and fill the copy reserve now. */
+    pthread_mutex_lock(&h->roots_lock);
+    size_t nroots = count_roots(h);
+    if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)
+        gc_fatal("out of memory for the copy reserve at the start of a collection");
+    size_t snapshot;
+    pthread_mutex_lock(&h->pages_lock);
+    snapshot = h->ninuse;
+    pthread_mutex_unlock(&h->pages_lock);
+
+    uint64_t t0 = gc_now_ns();
+    threads_stop_world(h, self);
+    grey_reset(h);
+    __atomic_store_n(&h->pending, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&h->cycle_running, 1, __ATOMIC_SEQ_CST);
+    for (struct vmgc_thread *t = h->threads; t; t = t->next) {
+        /* .sol.tlab: a thread keeps allocating where it was, so its page is
+         * pinned: whatever the thread had half-done there stays valid. */
+        threads_retire_tlab(h, t);
+        if (t->tlab_page != PD_NONE)
+            roots_pin_word(h, (uintptr_t)pagetable_page_addr(&h->arena->pt, t->tlab_page));
+    }
+    roots_pin_ambiguous(h, self);
+    roots_forward_precise(h, &h->main_copier);
+    if (h->config.verify)
+        verify_flip(h);
+    threads_start_world(h);
+    uint64_t pause = gc_now_ns() - t0;
+    pthread_mutex_unlock(&h->roots_lock);
+    record_pause(h, pause);
+    return snapshot;
+}
+
+/* .sol.unmap-from-space: in the background, from-space pages leave the
+ * mutator view; a touch there is a root the collector never saw. */
+static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
+{
+    struct arena *a = h->arena;
+    for (size_t k = 0; k < snapshot; k++) {
+        pthread_mutex_lock(&h->pages_lock);
+        size_t page = k < h->ninuse ? h->inuse[k] : PD_NONE;
+        pthread_mutex_unlock(&h->pages_lock);
+        if (page == PD_NONE)
+            break;
+        uint32_t w = ps_load(h, page);
+        if (!ps_is_from(h, w))
+            continue;
+        size_t n = a->pt.desc[page].space == PK_LARGE_HEAD ? a->pt.desc[page].gc_word[1] : 1;
+        prot_protect(a, pagetable_page_addr(&a->pt, page), n << VM_PAGE_SHIFT);
+    }
+}
+
+/* Seal and scan the copy pages mutators left behind in traps. */
+static void seal_mutator_copy_pages(struct vmgc_heap *h, struct copier *c)
+{
+    uint32_t pages[64];
+    unsigned n = 0;
+    pthread_mutex_lock(&h->threads_lock);
+    for (struct vmgc_thread *t = h->threads; t && n < 64; t = t->next) {
+        uint32_t p1 = __atomic_load_n(&t->copier.page1, __ATOMIC_ACQUIRE);
+        if (p1 && PS_STATE(ps_load(h, p1 - 1)) == PS_COPY)
+            pages[n++] = p1 - 1;
+    }
+    pthread_mutex_unlock(&h->threads_lock);
+    for (unsigned i = 0; i < n; i++)
+        scan_make_black(h, c, pages[i], 0);
+}
+
+/* Scan until no grey, copy-target or scanning page is left.  .sol.drain */
+static void drain(struct vmgc_heap *h, struct copier *c)
+{
+    for (unsigned idle = 0;;) {
+        if (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < 32)
+            stash_refill(h, 128);
+        size_t page = grey_pop(h);
+        if (page != PD_NONE) {
+            __atomic_fetch_add(&h->st_collector_scans, 1, __ATOMIC_RELAXED);
+            scan_make_black(h, c, page, 0);
+            idle = 0;
+            continue;
+        }
+        if (copier_scan_own(h, c, 0)) {
+            idle = 0;
+            continue;
+        }
+        if (!grey_pop_peek_empty(h))
+            continue;
+        copier_finish_own(h, c);
+        if (grey_pop_peek_empty(h) && __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) == 0)
+            return;
+        seal_mutator_copy_pages(h, c);
+        if (++idle > 16)
+            sched_yield();
+    }
+}
+
+static void release_from_space(struct vmgc_heap *h)
+{
+    struct arena *a = h->arena;
+    size_t kept = 0, live_pages = 0;
+    pthread_mutex_lock(&h->pages_lock);
+    for (size_t k = 0; k < h->ninuse; k++) {
+        size_t page = h->inuse[k];
+        struct page_desc *d = &a->pt.desc[page];
+        uint32_t w = ps_load(h, page);
+        size_t n = d->space == PK_LARGE_HEAD ? d->gc_word[1] : 1;
+        if (!ps_is_from(h, w)) {
+            h->inuse[kept++] = (uint32_t)page;
+            if (PS_STATE(w) != PS_STASH)
+                live_pages += n;
+            continue;
+        }
+        for (size_t i = page; i < page + n; i++) {
+            a->pt.desc[i].space = PK_NONE;
+            ps_set(h, i, PS_MAKE(PS_FREE, 0));
+        }
+        if (arena_release_pages(a, pagetable_page_addr(&a->pt, page), n) != VMGC_OK)
+            gc_fatal("releasing from-space pages failed");
+    }
+    h->ninuse = kept;
+    pthread_mutex_unlock(&h->pages_lock);
+    h->st_live_after = live_pages << VM_PAGE_SHIFT;
+}
+
+void collector_cycle(struct vmgc_heap *h)
+{
+    pthread_mutex_lock(&h->cycle_lock);
+    size_t snapshot = flip(h);
+    struct copier *c = &h->main_copier;
+    protect_from_space(h, snapshot);
+    drain(h, c);
+    if (h->config.verify) {
+        struct vmgc_thread *self = threads_self(h);
+        threads_stop_world(h, self);
+        for (struct vmgc_thread *t = h->threads; t; t = t->next)
+            threads_retire_tlab(h, t);
+        verify_end(h);
+        threads_start_world(h);
+    }
+    __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);
+    release_from_space(h);
+    __atomic_fetch_add(&h->st_bytes_copied, c->bytes_copied, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->st_objects_copied, c->objects_copied, __ATOMIC_RELAXED);
+    c->bytes_copied = c->objects_copied = 0;
+    __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&h->trigger_lock);
+    size_t live = h->st_live_after;
+    size_t next = (size_t)((double)live * (h->config.growth_factor - 1.0));
+    h->trigger_bytes = next > h->config.initial_size ? next : h->config.initial_size;
+    __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
+    h->cycles_done++;
+    pthread_cond_broadcast(&h->done_cond);
+    pthread_mutex_unlock(&h->trigger_lock);
+    pthread_mutex_unlock(&h->cycle_lock);
+}
+
+static void *collector_main(void *arg)
+{
+    struct vmgc_heap *h = arg;
+    pthread_mutex_lock(&h->trigger_lock);
+    for (;;) {
+        while (!h->shutting_down && h->cycles_requested <= h->cycles_done)
+            pthread_cond_wait(&h->trigger_cond, &h->trigger_lock);
+        if (h->shutting_down)
+            break;
+        pthread_mutex_unlock(&h->trigger_lock);
+        collector_cycle(h);
+        pthread_mutex_lock(&h->trigger_lock);
+    }
+    pthread_mutex_unlock(&h->trigger_lock);
+    return NULL;
+}
+
+vmgc_status collector_start(struct vmgc_heap *h)
+{
+    h->trigger_bytes = h->config.initial_size;
+    if (h->config.no_background)
+        return VMGC_OK;
+    if (pthread_create(&h->collector[0], NULL, collector_main, h) != 0)
+        return error_set(VMGC_ESYSTEM, "cannot start the collector thread");
+    h->ncollectors = 1;
+    return VMGC_OK;
+}
+
+void collector_stop(struct vmgc_heap *h)
+{
+    pthread_mutex_lock(&h->trigger_lock);
+    h->shutting_down = 1;
+    pthread_cond_broadcast(&h->trigger_cond);
+    pthread_mutex_unlock(&h->trigger_lock);
+    for (unsigned i = 0; i < h->ncollectors; i++)
+        pthread_join(h->collector[i], NULL);
+    h->ncollectors = 0;
+}
+
+/* .sol.trigger */
+void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t bytes)
+{
+    (void)t;
+    size_t since = __atomic_add_fetch(&h->allocated_since_cycle, bytes, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->st_bytes_allocated, bytes, __ATOMIC_RELAXED);
+    if (h->config.no_background || since < __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&h->trigger_lock);
+    if (h->cycles_requested <= h->cycles_done && !__atomic_load_n(&h->cycle_running, __ATOMIC_RELAXED)) {
+        h->cycles_requested = h->cycles_done + 1;
+        pthread_cond_signal(&h->trigger_cond);
+    }
+    pthread_mutex_unlock(&h->trigger_lock);
+}
+
+/* .sol.pacing: while a cycle runs, a thread that allocates a page helps
+ * scan one grey page first, so allocation cannot outrun the collector. */
+void collector_help(struct vmgc_heap *h, struct vmgc_thread *t)
+{
+    if (!__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
+        return;
+    size_t page = grey_pop(h);
+    if (page == PD_NONE)
+        return;
+    __atomic_fetch_add(&h->st_mutator_scans, 1, __ATOMIC_RELAXED);
+    scan_make_black(h, &t->copier, page, 0);
+    copier_retire(h, &t->copier);
+}
+
+VMGC_API vmgc_status vmgc_collect(vmgc_heap *h, int wait)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_collect: not a live heap");
+    if (h->config.no_background) {
+        collector_cycle(h);
+        return VMGC_OK;
+    }
+    struct vmgc_thread *self = threads_self(h);
+    pthread_mutex_lock(&h->trigger_lock);
+    uint64_t target = h->cycles_done + 1;
+    if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
+        target++; /* the running cycle's flip may predate the caller's request */
+    if (h->cycles_requested < target)
+        h->cycles_requested = target;
+    pthread_cond_signal(&h->trigger_cond);
+    if (wait) {
+        if (self)
+            vmgc_blocking_enter(self);
+        while (h->cycles_done < target)
+            pthread_cond_wait(&h->done_cond, &h->trigger_lock);
+        pthread_mutex_unlock(&h->trigger_lock);
+        if (self)
+            vmgc_blocking_leave(self);
+        return VMGC_OK;
+    }
+    pthread_mutex_unlock(&h->trigger_lock);
+    return VMGC_OK;
+}

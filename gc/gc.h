@@ -1,0 +1,241 @@
+/* gc.h -- the collector's internal interfaces (policy layer; reaches the OS
+ * only through src/).  Design: doc/design/collector.md, pagestate.md.
+ */
+#ifndef VMGC_GC_H
+#define VMGC_GC_H
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <setjmp.h>
+#include <ucontext.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "vmgc.h"
+
+#define HEAP_SIG 0x48454150u   /* "HEAP" */
+#define THREAD_SIG 0x54485244u /* "THRD" */
+#define GC_MAX_TYPES (1u << 20)
+#define GC_MAX_COLLECTORS 8
+#define GC_PAUSE_RING 4096
+
+/* ---- page states (pagestate.md) ------------------------------------- *
+ * page_desc.gc_word[0], atomic: epoch << 8 | flags << 4 | state.
+ * A BLACK page of an older epoch is from-space: the flip makes every page
+ * allocated so far from-space by advancing the epoch, in O(1). */
+enum page_state {
+    PS_FREE = 0,   /* in the pool */
+    PS_STASH,      /* protected, waiting to become a copy target */
+    PS_COPY,       /* copy target of one copier; protected */
+    PS_SEALED,     /* copy target taken over by a trap or the terminator */
+    PS_GREY,       /* to-space, not scanned; protected */
+    PS_SCANNING,   /* being scanned by one thread */
+    PS_BLACK,      /* scanned or allocated black (from-space if epoch is old) */
+    PS_PROMOTING   /* large object being promoted in place (protect in progress) */
+};
+#define PS_INFLIGHT 0x10u /* flag: the owner is copying into this COPY page */
+#define PS_STATE(w) ((w) & 0xfu)
+#define PS_EPOCH(w) ((w) >> 8)
+#define PS_MAKE(state, epoch) ((uint32_t)(state) | ((uint32_t)(epoch) << 8))
+
+/* page_desc.space: what the page holds. */
+enum page_kind { PK_NONE = 0, PK_SMALL, PK_LARGE_HEAD, PK_LARGE_BODY };
+/* page_desc.gc_word[1]: small page: bytes used (parse limit);
+ *                        large head: pages in the run.
+ * page_desc.gc_word[2]: large body: index of the head page;
+ *                        stash: next page in the stash stack;
+ *                        small page: bytes already scanned (a copier's
+ *                        in-place Cheney scan, .sol.cheney). */
+
+struct gc_type {
+    char *name;
+    vmgc_layout layout;
+    uint64_t bitmap;
+    vmgc_trace_fn trace;
+};
+
+/* A copier: a thread that copies objects (collector threads, and mutators
+ * inside a trap).  Owns at most one COPY page.  Synchronization: owner. */
+struct copier {
+    uint32_t page1;  /* 0, or 1 + the COPY page (so a zeroed copier has none) */
+    uint32_t used;   /* bytes used in it */
+    uint32_t hold1;  /* 0, or 1 + the page whose PS_INFLIGHT we hold while scanning it */
+    uint64_t bytes_copied, objects_copied;
+};
+
+enum thread_state { TS_RUNNING = 0, TS_BLOCKED = 1 };
+
+struct vmgc_thread {
+    struct vmgc_alloc_buffer buf; /* first: the inline fast path's view */
+    uint32_t sig;
+    struct vmgc_heap *heap;
+    pthread_t pthread;
+    uint32_t tlab_page;           /* PD_NONE or the page buf points into */
+    int state;                    /* enum thread_state.  Synchronization: atomic. */
+    char *stack_base;             /* highest address of the stack */
+    char *stack_sp;               /* lowest live address, saved when stopped/blocked */
+    ucontext_t regs;              /* registers, saved when blocked (getcontext: unmangled) */
+    struct copier copier;         /* used inside traps */
+    size_t alloc_since_help;      /* pacing */
+    struct vmgc_thread *next;     /* Synchronization: heap->threads_lock. */
+};
+
+struct root_range {
+    void **slots;
+    size_t count;
+    struct root_range *next;
+};
+
+struct vmgc_heap {
+    uint32_t sig;
+    struct arena *arena;
+    vmgc_config config;
+    size_t limit_pages;
+
+    uint32_t epoch;        /* Synchronization: atomic; changes only in the flip. */
+    int cycle_running;     /* Synchronization: atomic. */
+    uint32_t pending;      /* non-black to-space pages this cycle.  Synchronization: atomic. */
+
+    /* types.  Synchronization: types_lock for writers; readers index
+     * types[] (entries never move: fixed array reserved at creation). */
+    pthread_mutex_t types_lock;
+    struct gc_type *types;
+    uint32_t ntypes;
+
+    /* threads.  Synchronization: threads_lock. */
+    pthread_mutex_t threads_lock;
+    struct vmgc_thread *threads;
+    pthread_key_t thread_key;
+    int stop_signal;
+    uint32_t world_stopped; /* futex word.  Synchronization: atomic. */
+    sem_t stop_ack;
+
+    /* roots.  Synchronization: roots_lock. */
+    pthread_mutex_t roots_lock;
+    struct root_range *roots;
+
+    /* pages in use: run heads, appended under pages_lock. */
+    pthread_mutex_t pages_lock;
+    uint32_t *inuse;
+    size_t ninuse, inuse_cap;
+
+    /* protected free pages for copiers (lock-free stack: tag << 32 | index). */
+    uint64_t stash_head;   /* Synchronization: atomic. */
+    uint32_t stash_count;  /* Synchronization: atomic. */
+
+    /* grey queue: page indices + 1; head/tail atomic. */
+    uint32_t *grey;
+    size_t grey_cap;
+    uint64_t grey_head, grey_tail;
+
+    /* the collector */
+    pthread_mutex_t cycle_lock;  /* one cycle at a time */
+    pthread_mutex_t trigger_lock;
+    pthread_cond_t trigger_cond; /* wakes the collector */
+    pthread_cond_t done_cond;    /* a cycle finished */
+    uint64_t cycles_requested, cycles_done; /* Synchronization: trigger_lock. */
+    int shutting_down;
+    pthread_t collector[GC_MAX_COLLECTORS];
+    unsigned ncollectors;
+    struct copier main_copier;   /* the flip's and the collector thread's */
+    size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */
+    size_t trigger_bytes;         /* Synchronization: trigger_lock. */
+
+    /* statistics.  Synchronization: atomic. */
+    uint64_t st_collections, st_bytes_allocated, st_bytes_copied, st_objects_copied;
+    uint64_t st_pages_pinned, st_large_promoted, st_traps, st_mutator_scans, st_collector_scans;
+    uint64_t st_pause_count, st_pause_total, st_pause_max, st_last_pause;
+    size_t st_live_after;
+    uint64_t pauses[GC_PAUSE_RING];
+};
+
+/* ---- pagestate.c ---- */
+uint32_t *ps_word(struct vmgc_heap *h, size_t page);
+uint32_t ps_load(struct vmgc_heap *h, size_t page);
+int ps_cas(struct vmgc_heap *h, size_t page, uint32_t expect, uint32_t desired);
+void ps_set(struct vmgc_heap *h, size_t page, uint32_t value);
+int ps_is_from(struct vmgc_heap *h, uint32_t word);
+size_t ps_head_of(struct vmgc_heap *h, size_t page); /* large body -> head */
+void ps_wait_black(struct vmgc_heap *h, size_t page);
+
+/* ---- pages.c: page supply ---- */
+vmgc_status pages_take(struct vmgc_heap *h, size_t n, size_t *first); /* zeroed, counted in use */
+void pages_note_inuse(struct vmgc_heap *h, size_t first);
+vmgc_status stash_refill(struct vmgc_heap *h, unsigned want);
+size_t stash_pop(struct vmgc_heap *h); /* PD_NONE when empty; async-signal-safe */
+void grey_push(struct vmgc_heap *h, size_t page); /* async-signal-safe */
+size_t grey_pop(struct vmgc_heap *h);             /* PD_NONE when empty */
+void grey_reset(struct vmgc_heap *h);
+int grey_pop_peek_empty(struct vmgc_heap *h);
+
+/* ---- scan.c ---- */
+void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal);
+void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
+void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
+                 int in_signal);
+/* Claim-and-scan for a page in any state; returns when it is black. */
+void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
+int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
+void copier_retire(struct vmgc_heap *h, struct copier *c);
+int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal);
+void copier_finish_own(struct vmgc_heap *h, struct copier *c);
+void copier_seal(struct vmgc_heap *h, size_t page, struct copier *c, int in_signal);
+size_t object_start(struct vmgc_heap *h, size_t page, uintptr_t addr, uint64_t *header);
+
+/* ---- barrier.c: the trap callback ---- */
+int barrier_trap(void *ctx, void *page);
+
+/* ---- threads.c ---- */
+vmgc_status threads_init(struct vmgc_heap *h);
+void threads_fini(struct vmgc_heap *h);
+void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self);
+void threads_start_world(struct vmgc_heap *h);
+struct vmgc_thread *threads_self(struct vmgc_heap *h);
+void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t);
+
+/* ---- roots.c ---- */
+void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);
+void roots_pin_word(struct vmgc_heap *h, uintptr_t word);
+void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
+
+/* ---- collector.c ---- */
+vmgc_status collector_start(struct vmgc_heap *h);
+void collector_stop(struct vmgc_heap *h);
+void collector_cycle(struct vmgc_heap *h);
+void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t bytes);
+void collector_help(struct vmgc_heap *h, struct vmgc_thread *t);
+
+/* ---- verify.c ---- */
+void verify_flip(struct vmgc_heap *h);
+void verify_end(struct vmgc_heap *h);
+
+/* ---- heap.c ---- */
+uint64_t gc_now_ns(void);
+__attribute__((noreturn)) void gc_fatal(const char *msg);
+
+static inline size_t gc_round8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+static inline uint64_t hdr_load(const char *alias_obj)
+{
+    return __atomic_load_n((const uint64_t *)(alias_obj - VMGC_HEADER_BYTES), __ATOMIC_ACQUIRE);
+}
+
+static inline size_t hdr_size(uint64_t h)
+{
+    return (size_t)(h >> VMGC_SIZE_SHIFT);
+}
+
+static inline uint32_t hdr_type(uint64_t h)
+{
+    return (uint32_t)(h >> VMGC_TYPE_SHIFT) & (GC_MAX_TYPES - 1);
+}
+
+static inline int hdr_forwarded(uint64_t h)
+{
+    return (int)(h & 1);
+}
+
+#endif

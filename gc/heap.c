@@ -1,0 +1,358 @@
+/* heap.c -- heap creation and destruction, types, the allocation slow path,
+ * statistics.  Design: doc/design/collector.md, alloc.md.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "gc.h"
+#include "meta.h"
+#include "prot.h"
+#include "trap.h"
+
+#define GC_TYPE_CAPACITY 65536u
+
+uint64_t gc_now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+void gc_fatal(const char *msg)
+{
+    trap_fatal(msg, NULL);
+}
+
+VMGC_API void vmgc_config_init(vmgc_config *c)
+{
+    memset(c, 0, sizeof *c);
+}
+
+static vmgc_status config_check(vmgc_config *c)
+{
+    if (c->growth_factor == 0)
+        c->growth_factor = 2.0;
+    if (c->growth_factor < 1.1 || c->growth_factor > 100)
+        return error_set(VMGC_EINVAL, "vmgc_config.growth_factor is %g; use 1.1 to 100",
+                         c->growth_factor);
+    if (c->initial_size == 0)
+        c->initial_size = (size_t)8 << 20;
+    if (c->reserve_bytes == 0)
+        c->reserve_bytes = ARENA_DEFAULT_RESERVE;
+    if (c->heap_limit == 0)
+        c->heap_limit = c->reserve_bytes / 2;
+    if (c->heap_limit > c->reserve_bytes)
+        return error_set(VMGC_EINVAL,
+                         "vmgc_config.heap_limit (%zu bytes) exceeds reserve_bytes (%zu); a "
+                         "copying collector needs room for a second copy",
+                         c->heap_limit, c->reserve_bytes);
+    if (c->heap_limit < ((size_t)256 << 10))
+        return error_set(VMGC_EINVAL, "vmgc_config.heap_limit is %zu bytes; at least 256 KiB",
+                         c->heap_limit);
+    if (c->collector_threads > 1)
+        return error_set(VMGC_EINVAL,
+                         "vmgc_config.collector_threads is %u; this version runs one collector "
+                         "thread (0 or 1)",
+                         c->collector_threads);
+    const char *v = getenv("VMGC_VERIFY");
+    if (v && *v && strcmp(v, "0") != 0)
+        c->verify = 1;
+    return VMGC_OK;
+}
+
+VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config)
+{
+    if (!out)
+        return error_set(VMGC_EINVAL, "vmgc_heap_create: heap is NULL");
+    *out = NULL;
+    vmgc_config c;
+    if (config)
+        c = *config;
+    else
+        vmgc_config_init(&c);
+    vmgc_status st = config_check(&c);
+    if (st != VMGC_OK)
+        return st;
+    struct vmgc_heap *h = meta_calloc(1, sizeof *h);
+    if (!h)
+        return VMGC_ENOMEM;
+    h->config = c;
+    struct arena_config ac = {.reserve_bytes = c.reserve_bytes, .fixed_base = c.fixed_base,
+                              .barrier = c.barrier};
+    st = arena_create(&h->arena, &ac);
+    if (st != VMGC_OK)
+        goto fail;
+    h->limit_pages = c.heap_limit >> VM_PAGE_SHIFT;
+    h->types = meta_calloc(GC_TYPE_CAPACITY, sizeof *h->types);
+    h->grey_cap = h->arena->pt.pages;
+    h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);
+    if (!h->types || !h->grey) {
+        st = VMGC_ENOMEM;
+        goto fail;
+    }
+    h->ntypes = 1; /* type 0 is never valid: a zero header ends a page */
+    h->stash_head = PD_NONE;
+    h->epoch = 1;
+    pthread_mutex_init(&h->types_lock, NULL);
+    pthread_mutex_init(&h->threads_lock, NULL);
+    pthread_mutex_init(&h->roots_lock, NULL);
+    pthread_mutex_init(&h->pages_lock, NULL);
+    pthread_mutex_init(&h->cycle_lock, NULL);
+    pthread_mutex_init(&h->trigger_lock, NULL);
+    pthread_cond_init(&h->trigger_cond, NULL);
+    pthread_cond_init(&h->done_cond, NULL);
+    st = threads_init(h);
+    if (st != VMGC_OK)
+        goto fail;
+    arena_set_trap_fn(h->arena, barrier_trap, h);
+    h->sig = HEAP_SIG;
+    st = collector_start(h);
+    if (st != VMGC_OK) {
+        h->sig = 0;
+        goto fail;
+    }
+    *out = h;
+    return VMGC_OK;
+fail:
+    if (h->arena)
+        arena_destroy(h->arena);
+    meta_free(h->types);
+    meta_free(h->grey);
+    meta_free(h);
+    return st;
+}
+
+VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_heap_destroy: not a live heap");
+    pthread_mutex_lock(&h->threads_lock);
+    struct vmgc_thread *t = h->threads;
+    pthread_mutex_unlock(&h->threads_lock);
+    if (t && !(t == threads_self(h) && !t->next))
+        return error_set(VMGC_ESTATE, "vmgc_heap_destroy: threads are still attached; detach "
+                                      "them first");
+    if (t)
+        vmgc_thread_detach(t);
+    collector_stop(h);
+    h->sig = 0;
+    threads_fini(h);
+    arena_destroy(h->arena);
+    for (uint32_t i = 1; i < h->ntypes; i++)
+        meta_free(h->types[i].name);
+    for (struct root_range *r = h->roots, *n; r; r = n) {
+        n = r->next;
+        meta_free(r);
+    }
+    meta_free(h->types);
+    meta_free(h->grey);
+    meta_free(h->inuse);
+    meta_free(h);
+    return VMGC_OK;
+}
+
+/* ---- types ---- */
+
+static int same_desc(const struct gc_type *t, const vmgc_type_desc *d)
+{
+    return t->layout == d->layout && (d->layout != VMGC_LAYOUT_BITMAP || t->bitmap == d->bitmap) &&
+           (d->layout != VMGC_LAYOUT_TRACE || t->trace == d->trace);
+}
+
+VMGC_API vmgc_status vmgc_type_register(vmgc_heap *h, const vmgc_type_desc *d, vmgc_type *out)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_type_register: not a live heap");
+    if (!d || !out || !d->name || !*d->name)
+        return error_set(VMGC_EINVAL, "vmgc_type_register: give a description with a name");
+    if ((unsigned)d->layout > VMGC_LAYOUT_TRACE)
+        return error_set(VMGC_EINVAL, "type '%s': unknown layout %d", d->name, (int)d->layout);
+    if (d->layout == VMGC_LAYOUT_TRACE && !d->trace)
+        return error_set(VMGC_EINVAL, "type '%s': VMGC_LAYOUT_TRACE needs a trace callback",
+                         d->name);
+    pthread_mutex_lock(&h->types_lock);
+    for (uint32_t i = 1; i < h->ntypes; i++)
+        if (strcmp(h->types[i].name, d->name) == 0) {
+            int same = same_desc(&h->types[i], d);
+            pthread_mutex_unlock(&h->types_lock);
+            if (!same)
+                return error_set(VMGC_ESTATE,
+                                 "type '%s' is registered already with a different layout",
+                                 d->name);
+            *out = i;
+            return VMGC_OK;
+        }
+    if (h->ntypes >= GC_TYPE_CAPACITY) {
+        pthread_mutex_unlock(&h->types_lock);
+        return error_set(VMGC_ENOMEM, "too many types (at most %u)", GC_TYPE_CAPACITY - 1);
+    }
+    size_t len = strlen(d->name);
+    char *name = meta_calloc(len + 1, 1);
+    if (!name) {
+        pthread_mutex_unlock(&h->types_lock);
+        return VMGC_ENOMEM;
+    }
+    memcpy(name, d->name, len);
+    struct gc_type *t = &h->types[h->ntypes];
+    t->name = name;
+    t->layout = d->layout;
+    t->bitmap = d->bitmap;
+    t->trace = d->trace;
+    *out = h->ntypes;
+    __atomic_store_n(&h->ntypes, h->ntypes + 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&h->types_lock);
+    return VMGC_OK;
+}
+
+VMGC_API const char *vmgc_type_name(vmgc_heap *h, vmgc_type type)
+{
+    if (!h || h->sig != HEAP_SIG || type == 0 || type >= h->ntypes)
+        return NULL;
+    return h->types[type].name;
+}
+
+/* ---- allocation slow path (alloc.md) ---- */
+
+static __attribute__((noreturn)) void misuse(const char *what)
+{
+    error_set(VMGC_ESTATE, "%s", what);
+    fprintf(stderr, "vmgc: misuse: %s\n", what);
+    abort();
+}
+
+static void *out_of_memory(struct vmgc_heap *h, size_t size)
+{
+    if (h->config.out_of_memory) {
+        h->config.out_of_memory(h, size, h->config.out_of_memory_ctx);
+        error_set(VMGC_ENOMEM, "allocation of %zu bytes failed: heap limit of %zu bytes reached",
+                  size, h->config.heap_limit);
+        return NULL;
+    }
+    fprintf(stderr,
+            "vmgc: out of memory: an allocation of %zu bytes does not fit under the heap limit "
+            "of %zu bytes (vmgc_config.heap_limit) even after a collection; raise the limit "
+            "or install vmgc_config.out_of_memory\n",
+            size, h->config.heap_limit);
+    abort();
+}
+
+/* Take n zeroed pages, collecting (once) if the limit is in the way. */
+static int take_pages(struct vmgc_heap *h, struct vmgc_thread *t, size_t n, size_t *first)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (pages_take(h, n, first) == VMGC_OK)
+            return 1;
+        vmgc_blocking_enter(t);
+        vmgc_collect(h, 1);
+        vmgc_blocking_leave(t);
+    }
+    return 0;
+}
+
+static void *alloc_large(struct vmgc_heap *h, struct vmgc_thread *t, vmgc_type type, size_t size)
+{
+    size_t n = (size + VMGC_HEADER_BYTES + VM_PAGE_MASK) >> VM_PAGE_SHIFT;
+    size_t first;
+    collector_note_alloc(h, t, n << VM_PAGE_SHIFT);
+    collector_help(h, t);
+    if (!take_pages(h, t, n, &first))
+        return out_of_memory(h, size);
+    struct page_desc *d = h->arena->pt.desc;
+    for (size_t i = first + 1; i < first + n; i++) {
+        d[i].space = PK_LARGE_BODY;
+        d[i].gc_word[2] = (uint32_t)first;
+        ps_set(h, i, PS_MAKE(PS_BLACK, 0));
+    }
+    d[first].space = PK_LARGE_HEAD;
+    d[first].gc_word[1] = (uint32_t)n;
+    char *p = pagetable_page_addr(&h->arena->pt, first);
+    *(uint64_t *)p = vmgc_header_make(type, size);
+    ps_set(h, first, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
+    pages_note_inuse(h, first);
+    return p + VMGC_HEADER_BYTES;
+}
+
+VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
+{
+    if (!t)
+        misuse("vmgc_alloc: the calling thread is not attached (vmgc_thread_current returned "
+               "NULL); call vmgc_thread_attach first");
+    if (t->sig != THREAD_SIG)
+        misuse("vmgc_alloc: the thread handle is not attached (detached, or not a handle)");
+    struct vmgc_heap *h = t->heap;
+    if (!h || h->sig != HEAP_SIG)
+        misuse("vmgc_alloc: the thread's heap has been destroyed");
+    if (type == 0 || type >= __atomic_load_n(&h->ntypes, __ATOMIC_ACQUIRE))
+        misuse("vmgc_alloc: unknown type (register it with vmgc_type_register)");
+    if (size > ((size_t)1 << 40))
+        return out_of_memory(h, size);
+    if (size > VMGC_SMALL_MAX)
+        return alloc_large(h, t, type, size);
+    if (t != threads_self(h))
+        misuse("vmgc_alloc: a thread handle used by a thread other than its owner");
+    threads_retire_tlab(h, t);
+    collector_note_alloc(h, t, VM_PAGE_SIZE);
+    collector_help(h, t);
+    size_t page;
+    if (!take_pages(h, t, 1, &page))
+        return out_of_memory(h, size);
+    struct page_desc *d = &h->arena->pt.desc[page];
+    d->space = PK_SMALL;
+    d->gc_word[1] = 0;
+    d->gc_word[2] = 0;
+    ps_set(h, page, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
+    pages_note_inuse(h, page);
+    char *p = pagetable_page_addr(&h->arena->pt, page);
+    t->buf.cursor = p;
+    t->buf.limit = p + VM_PAGE_SIZE;
+    t->tlab_page = (uint32_t)page;
+    return vmgc_alloc(t, type, size);
+}
+
+VMGC_API size_t vmgc_object_size(const void *obj)
+{
+    return hdr_size(*(const uint64_t *)((const char *)obj - VMGC_HEADER_BYTES));
+}
+
+/* ---- statistics ---- */
+
+VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    if (!h || h->sig != HEAP_SIG)
+        return;
+    s->collections = __atomic_load_n(&h->st_collections, __ATOMIC_RELAXED);
+    s->bytes_allocated = __atomic_load_n(&h->st_bytes_allocated, __ATOMIC_RELAXED);
+    s->bytes_copied = __atomic_load_n(&h->st_bytes_copied, __ATOMIC_RELAXED);
+    s->objects_copied = __atomic_load_n(&h->st_objects_copied, __ATOMIC_RELAXED);
+    s->pages_pinned = __atomic_load_n(&h->st_pages_pinned, __ATOMIC_RELAXED);
+    s->large_promoted = __atomic_load_n(&h->st_large_promoted, __ATOMIC_RELAXED);
+    s->traps = __atomic_load_n(&h->st_traps, __ATOMIC_RELAXED);
+    s->pages_scanned_by_mutator = __atomic_load_n(&h->st_mutator_scans, __ATOMIC_RELAXED);
+    s->pages_scanned_by_collector = __atomic_load_n(&h->st_collector_scans, __ATOMIC_RELAXED);
+    s->heap_bytes = pool_get_stats(&h->arena->pool).allocated_pages << VM_PAGE_SHIFT;
+    s->live_bytes_after_last = h->st_live_after;
+    s->pause_count = __atomic_load_n(&h->st_pause_count, __ATOMIC_RELAXED);
+    s->pause_total_ns = __atomic_load_n(&h->st_pause_total, __ATOMIC_RELAXED);
+    s->pause_max_ns = __atomic_load_n(&h->st_pause_max, __ATOMIC_RELAXED);
+    s->last_pause_ns = __atomic_load_n(&h->st_last_pause, __ATOMIC_RELAXED);
+    s->barrier = arena_backend_name(h->arena);
+}
+
+VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return 0;
+    uint64_t count = __atomic_load_n(&h->st_pause_count, __ATOMIC_ACQUIRE);
+    uint64_t have = count < GC_PAUSE_RING ? count : GC_PAUSE_RING;
+    size_t n = have < max ? (size_t)have : max;
+    for (size_t i = 0; i < n; i++)
+        ns[i] = h->pauses[(count - n + i) % GC_PAUSE_RING];
+    return n;
+}

@@ -1,0 +1,12 @@
+# The collector (policy): reaches the OS only through src/.
+libvmgc_core_la_SOURCES += \
+	gc/gc.h \
+	gc/barrier.c \
+	gc/collector.c \
+	gc/heap.c \
+	gc/pages.c \
+	gc/pagestate.c \
+	gc/roots.c \
+	gc/scan.c \
+	gc/threads.c \
+	gc/verify.c

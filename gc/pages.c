@@ -1,0 +1,144 @@
+/* pages.c -- where the collector's pages come from: the pool (mutator
+ * pages, large objects), the stash of protected copy targets (usable in a
+ * trap), the in-use list and the grey queue.  Design: doc/design/collector.md.
+ */
+#include "config.h"
+
+#include <sched.h>
+#include <string.h>
+
+#include "error.h"
+#include "gc.h"
+#include "meta.h"
+#include "prot.h"
+
+void pages_note_inuse(struct vmgc_heap *h, size_t first)
+{
+    pthread_mutex_lock(&h->pages_lock);
+    if (h->ninuse == h->inuse_cap) {
+        size_t cap = h->inuse_cap ? h->inuse_cap * 2 : 1024;
+        uint32_t *n = meta_calloc(cap, sizeof *n);
+        if (!n)
+            gc_fatal("out of memory for the collector's page list");
+        if (h->inuse)
+            memcpy(n, h->inuse, h->ninuse * sizeof *n);
+        meta_free(h->inuse);
+        h->inuse = n;
+        h->inuse_cap = cap;
+    }
+    h->inuse[h->ninuse++] = (uint32_t)first;
+    pthread_mutex_unlock(&h->pages_lock);
+}
+
+/* Pages in use, against the heap limit. */
+static int over_limit(struct vmgc_heap *h, size_t n)
+{
+    struct pool_stats s = pool_get_stats(&h->arena->pool);
+    return s.allocated_pages + n > h->limit_pages;
+}
+
+vmgc_status pages_take(struct vmgc_heap *h, size_t n, size_t *first)
+{
+    if (over_limit(h, n))
+        return error_set(VMGC_ENOMEM, "heap limit of %zu bytes reached",
+                         h->limit_pages * VM_PAGE_SIZE);
+    int zero;
+    vmgc_status st = pool_alloc(&h->arena->pool, n, POOL_NEED_ZERO, first, &zero);
+    return st;
+}
+
+/* ---- the stash: a Treiber stack with a tag against ABA ---- */
+
+static void stash_push(struct vmgc_heap *h, size_t page)
+{
+    uint64_t old = __atomic_load_n(&h->stash_head, __ATOMIC_ACQUIRE), nw;
+    do {
+        h->arena->pt.desc[page].gc_word[2] = (uint32_t)old;
+        nw = ((old >> 32) + 1) << 32 | (uint32_t)page;
+    } while (!__atomic_compare_exchange_n(&h->stash_head, &old, nw, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    __atomic_fetch_add(&h->stash_count, 1, __ATOMIC_RELAXED);
+}
+
+size_t stash_pop(struct vmgc_heap *h)
+{
+    uint64_t old = __atomic_load_n(&h->stash_head, __ATOMIC_ACQUIRE), nw;
+    do {
+        uint32_t top = (uint32_t)old;
+        if (top == PD_NONE)
+            return PD_NONE;
+        uint32_t next = __atomic_load_n(&h->arena->pt.desc[top].gc_word[2], __ATOMIC_RELAXED);
+        nw = ((old >> 32) + 1) << 32 | next;
+    } while (!__atomic_compare_exchange_n(&h->stash_head, &old, nw, 0, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    __atomic_fetch_sub(&h->stash_count, 1, __ATOMIC_RELAXED);
+    return (uint32_t)old;
+}
+
+/* .sol.stash: copy targets are taken in traps, where the pool's mutex may
+ * not be taken; so the collector keeps a stack of free pages, protected in
+ * runs ahead of time (one PROTN per run), that a trap pops without a lock. */
+vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
+{
+    while (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < want) {
+        size_t n = 32, first;
+        vmgc_status st = pages_take(h, n, &first);
+        if (st != VMGC_OK)
+            return st;
+        /* split into single-page runs the pool can take back one by one */
+        for (size_t i = 0; i < n; i++) {
+            struct page_desc *d = &h->arena->pt.desc[first + i];
+            d->space = PK_SMALL;
+            d->gc_word[1] = 0;
+            ps_set(h, first + i, PS_MAKE(PS_STASH, 0));
+        }
+        pool_split_run(&h->arena->pool, first, n);
+        st = prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, first), n * VM_PAGE_SIZE);
+        if (st != VMGC_OK)
+            return st;
+        for (size_t i = 0; i < n; i++) {
+            pages_note_inuse(h, first + i);
+            stash_push(h, first + i);
+        }
+    }
+    return VMGC_OK;
+}
+
+/* ---- the grey queue: each page is pushed at most once per cycle ---- */
+
+void grey_push(struct vmgc_heap *h, size_t page)
+{
+    uint64_t i = __atomic_fetch_add(&h->grey_tail, 1, __ATOMIC_ACQ_REL);
+    if (i >= h->grey_cap)
+        gc_fatal("grey queue overflow");
+    __atomic_store_n(&h->grey[i], (uint32_t)page + 1, __ATOMIC_RELEASE);
+}
+
+size_t grey_pop(struct vmgc_heap *h)
+{
+    uint64_t head = __atomic_load_n(&h->grey_head, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (head >= __atomic_load_n(&h->grey_tail, __ATOMIC_ACQUIRE))
+            return PD_NONE;
+        if (__atomic_compare_exchange_n(&h->grey_head, &head, head + 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            break;
+    }
+    uint32_t v;
+    while ((v = __atomic_load_n(&h->grey[head], __ATOMIC_ACQUIRE)) == 0)
+        sched_yield();
+    __atomic_store_n(&h->grey[head], 0, __ATOMIC_RELAXED);
+    return v - 1;
+}
+
+int grey_pop_peek_empty(struct vmgc_heap *h)
+{
+    return __atomic_load_n(&h->grey_head, __ATOMIC_ACQUIRE) >=
+           __atomic_load_n(&h->grey_tail, __ATOMIC_ACQUIRE);
+}
+
+void grey_reset(struct vmgc_heap *h)
+{
+    __atomic_store_n(&h->grey_head, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->grey_tail, 0, __ATOMIC_RELEASE);
+}

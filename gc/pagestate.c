@@ -1,0 +1,54 @@
+/* pagestate.c -- the per-page state machine's primitives.
+ * Design: doc/design/pagestate.md.  Async-signal-safe throughout. */
+#include "config.h"
+
+#include <sched.h>
+
+#include "gc.h"
+
+uint32_t *ps_word(struct vmgc_heap *h, size_t page)
+{
+    return &h->arena->pt.desc[page].gc_word[0];
+}
+
+uint32_t ps_load(struct vmgc_heap *h, size_t page)
+{
+    return __atomic_load_n(ps_word(h, page), __ATOMIC_ACQUIRE);
+}
+
+int ps_cas(struct vmgc_heap *h, size_t page, uint32_t expect, uint32_t desired)
+{
+    return __atomic_compare_exchange_n(ps_word(h, page), &expect, desired, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+void ps_set(struct vmgc_heap *h, size_t page, uint32_t value)
+{
+    __atomic_store_n(ps_word(h, page), value, __ATOMIC_RELEASE);
+}
+
+/* .sol.epoch: from-space is "black, but from an older epoch". */
+int ps_is_from(struct vmgc_heap *h, uint32_t word)
+{
+    return PS_STATE(word) == PS_BLACK &&
+           PS_EPOCH(word) != (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu);
+}
+
+size_t ps_head_of(struct vmgc_heap *h, size_t page)
+{
+    struct page_desc *d = &h->arena->pt.desc[page];
+    return d->space == PK_LARGE_BODY ? d->gc_word[2] : page;
+}
+
+/* Wait for another thread to finish a page (SEALED or SCANNING). */
+void ps_wait_black(struct vmgc_heap *h, size_t page)
+{
+    for (unsigned spins = 0;; spins++) {
+        uint32_t w = ps_load(h, page);
+        unsigned s = PS_STATE(w);
+        if (s == PS_BLACK || s == PS_FREE)
+            return;
+        if (spins > 64)
+            sched_yield();
+    }
+}

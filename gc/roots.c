@@ -1,0 +1,142 @@
+/* roots.c -- ambiguous roots pin, precise roots are forwarded.
+ * Design: doc/design/roots.md.
+ */
+#include "config.h"
+
+#define _GNU_SOURCE 1
+#include <link.h>
+#include <string.h>
+
+#include "error.h"
+#include "gc.h"
+#include "meta.h"
+#include "prot.h"
+
+/* ---- precise roots ---- */
+
+VMGC_API vmgc_status vmgc_root_add(vmgc_heap *h, void **slots, size_t count)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_root_add: not a live heap");
+    if (!slots || count == 0)
+        return error_set(VMGC_EINVAL, "vmgc_root_add: give a non-NULL slot array and count > 0");
+    if (vm_contains(&h->arena->vm, slots))
+        return error_set(VMGC_EINVAL, "vmgc_root_add: slots at %p are inside the heap; heap "
+                                      "objects are traced through their type, not as roots",
+                         (void *)slots);
+    struct root_range *r = meta_calloc(1, sizeof *r);
+    if (!r)
+        return VMGC_ENOMEM;
+    r->slots = slots;
+    r->count = count;
+    pthread_mutex_lock(&h->roots_lock);
+    r->next = h->roots;
+    h->roots = r;
+    pthread_mutex_unlock(&h->roots_lock);
+    return VMGC_OK;
+}
+
+VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *h, void **slots)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_root_remove: not a live heap");
+    pthread_mutex_lock(&h->roots_lock);
+    struct root_range **pp = &h->roots;
+    while (*pp && (*pp)->slots != slots)
+        pp = &(*pp)->next;
+    struct root_range *r = *pp;
+    if (r)
+        *pp = r->next;
+    pthread_mutex_unlock(&h->roots_lock);
+    if (!r)
+        return error_set(VMGC_ESTATE, "vmgc_root_remove: no root range starts at %p",
+                         (void *)slots);
+    meta_free(r);
+    return VMGC_OK;
+}
+
+/* Called by the flip with the world stopped and roots_lock held. */
+void roots_forward_precise(struct vmgc_heap *h, struct copier *c)
+{
+    for (struct root_range *r = h->roots; r; r = r->next)
+        for (size_t i = 0; i < r->count; i++) {
+            void *old = r->slots[i];
+            void *nw = scan_forward(h, c, old, 0);
+            if (nw != old)
+                r->slots[i] = nw;
+        }
+}
+
+/* ---- ambiguous roots ---- */
+
+/* .sol.pin: a word that points anywhere into a from-space page turns that
+ * page (or large object) into to-space in place: grey, to be scanned,
+ * protected before the world resumes. */
+void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
+{
+    struct arena *a = h->arena;
+    if (!vm_contains(&a->vm, (void *)w))
+        return;
+    size_t page = pagetable_index(&a->pt, (void *)w);
+    struct page_desc *d = &a->pt.desc[page];
+    if (d->space == PK_NONE)
+        return;
+    size_t head = ps_head_of(h, page);
+    uint32_t st = ps_load(h, head);
+    if (!ps_is_from(h, st))
+        return;
+    uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
+    ps_set(h, head, PS_MAKE(PS_GREY, e));
+    __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
+    __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);
+    size_t n = a->pt.desc[head].space == PK_LARGE_HEAD ? a->pt.desc[head].gc_word[1] : 1;
+    if (prot_protect(a, pagetable_page_addr(&a->pt, head), n << VM_PAGE_SHIFT) != VMGC_OK)
+        gc_fatal("protecting a pinned page failed");
+    grey_push(h, head);
+}
+
+static void pin_range(struct vmgc_heap *h, const void *lo, const void *hi)
+{
+    uintptr_t p = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
+    for (; p + sizeof(uintptr_t) <= (uintptr_t)hi; p += sizeof(uintptr_t))
+        roots_pin_word(h, *(const uintptr_t *)p);
+}
+
+static __attribute__((noinline)) void pin_own_stack(struct vmgc_heap *h, struct vmgc_thread *t)
+{
+    /* spill callee-saved registers into this frame, then scan from here */
+    __builtin_unwind_init();
+    volatile char here = 0;
+    pin_range(h, (const void *)&here, t->stack_base);
+}
+
+static int pin_segment(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    struct vmgc_heap *h = ctx;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
+            const char *lo = (const char *)(info->dlpi_addr + ph->p_vaddr);
+            pin_range(h, lo, lo + ph->p_memsz);
+        }
+    }
+    return 1; /* the main program only */
+}
+
+/* Called by the flip, world stopped, threads_lock held. */
+void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self)
+{
+    for (struct vmgc_thread *t = h->threads; t; t = t->next) {
+        if (t == self) {
+            pin_own_stack(h, t);
+            continue;
+        }
+        if (t->stack_sp && t->stack_sp < t->stack_base)
+            pin_range(h, t->stack_sp, t->stack_base);
+        if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TS_BLOCKED)
+            pin_range(h, &t->regs, (const char *)&t->regs + sizeof t->regs);
+    }
+    if (h->config.scan_data_segments)
+        dl_iterate_phdr(pin_segment, h);
+}

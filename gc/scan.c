@@ -1,0 +1,401 @@
+/* scan.c -- forwarding, copying and scanning pages.
+ * Design: doc/design/pagestate.md (.sol.copy, .sol.seal, .sol.scan).
+ *
+ * Everything here may run in a trap (in_signal): no locks, no allocation;
+ * pages for copies come from the lock-free stash.  Objects are read and
+ * written through the collector view only, so scanning never traps.
+ */
+#include "config.h"
+
+#include <sched.h>
+#include <string.h>
+
+#include "gc.h"
+#include "prot.h"
+
+static char *alias_of_page(struct vmgc_heap *h, size_t page)
+{
+    return h->arena->vm.alias + (page << VM_PAGE_SHIFT);
+}
+
+static uint32_t cur_epoch(struct vmgc_heap *h)
+{
+    return __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
+}
+
+/* A page leaves the cycle's work: black, counted, exposed. */
+static void finish_black(struct vmgc_heap *h, size_t page, size_t npages)
+{
+    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
+    __atomic_fetch_sub(&h->pending, 1, __ATOMIC_ACQ_REL);
+    if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
+                       npages << VM_PAGE_SHIFT) != VMGC_OK)
+        gc_fatal("exposing a scanned page failed");
+}
+
+/* ---- copy targets (.sol.copy) ---- */
+
+void copier_retire(struct vmgc_heap *h, struct copier *c)
+{
+    if (!c->page1)
+        return;
+    size_t page = c->page1 - 1;
+    c->page1 = 0;
+    uint32_t w = ps_load(h, page);
+    /* still ours: hand it to the scanners; sealed: the sealer scans it */
+    if (PS_STATE(w) == PS_COPY && ps_cas(h, page, w, PS_MAKE(PS_GREY, PS_EPOCH(w))))
+        grey_push(h, page);
+}
+
+static size_t copy_page_new(struct vmgc_heap *h, int in_signal)
+{
+    for (unsigned spins = 0;; spins++) {
+        size_t page = stash_pop(h);
+        if (page != PD_NONE)
+            return page;
+        if (!in_signal) {
+            if (stash_refill(h, 64) != VMGC_OK)
+                gc_fatal("out of memory for copy reserve (reservation exhausted)");
+            continue;
+        }
+        /* .sol.stash-wait: a trap cannot take the pool's lock; the
+         * collector refills the stash, so wait for it. */
+        if (spins > 100000000u)
+            gc_fatal("copy reserve empty in a trap for too long");
+        sched_yield();
+    }
+}
+
+/* Reserve total bytes; returns the collector-view address, the page
+ * marked PS_INFLIGHT until copy_done (already ours when we hold it for an
+ * in-place scan, .sol.cheney). */
+static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, int in_signal)
+{
+    for (;;) {
+        if (c->page1) {
+            size_t page = c->page1 - 1;
+            int held = c->hold1 == c->page1;
+            uint32_t w = ps_load(h, page);
+            if (PS_STATE(w) == PS_COPY && PS_EPOCH(w) == cur_epoch(h) &&
+                c->used + total <= VM_PAGE_SIZE) {
+                if (held || ps_cas(h, page, w, w | PS_INFLIGHT))
+                    return alias_of_page(h, page) + c->used;
+                continue; /* sealed meanwhile */
+            }
+            if (held)
+                c->page1 = 0; /* the in-place scan finishes it */
+            else
+                copier_retire(h, c);
+        }
+        size_t page = copy_page_new(h, in_signal);
+        struct page_desc *d = &h->arena->pt.desc[page];
+        d->space = PK_SMALL;
+        __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELEASE);
+        __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
+        ps_set(h, page, PS_MAKE(PS_COPY, cur_epoch(h)));
+        c->page1 = (uint32_t)page + 1;
+        c->used = 0;
+    }
+}
+
+static void copy_done(struct vmgc_heap *h, struct copier *c, size_t total, int kept)
+{
+    size_t page = c->page1 - 1;
+    if (kept) {
+        c->used += (uint32_t)total;
+        __atomic_store_n(&h->arena->pt.desc[page].gc_word[1], c->used, __ATOMIC_RELEASE);
+    }
+    if (c->hold1 != c->page1)
+        __atomic_fetch_and(ps_word(h, page), ~(uint32_t)PS_INFLIGHT, __ATOMIC_ACQ_REL);
+}
+
+/* .sol.seal: take over a COPY page: no further copies go there; wait for
+ * the one in flight; then it is ours to scan.  Returns 1 when we own it. */
+void copier_seal(struct vmgc_heap *h, size_t page, struct copier *c, int in_signal)
+{
+    (void)c, (void)in_signal;
+    for (;;) {
+        uint32_t w = ps_load(h, page);
+        if (PS_STATE(w) != PS_COPY)
+            return;
+        uint32_t sealed = (w & ~0xfu) | PS_SEALED;
+        if (ps_cas(h, page, w, sealed))
+            break;
+    }
+    for (;;) {
+        uint32_t w = ps_load(h, page);
+        if (!(w & PS_INFLIGHT) &&
+            ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w)))) {
+            scan_page(h, c, page, in_signal);
+            return;
+        }
+        sched_yield();
+    }
+}
+
+/* .sol.cheney: scan the objects this copier copied into its own page, in
+ * place, holding PS_INFLIGHT so a sealer waits; copies go on into the same
+ * page while it has room.  Without this, a copier that runs out of grey
+ * pages would hand out a page per object of a linked list.  Returns 1 if it
+ * scanned anything. */
+int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
+{
+    int any = 0;
+    while (c->page1) {
+        size_t page = c->page1 - 1;
+        uint32_t w = ps_load(h, page);
+        if (PS_STATE(w) != PS_COPY) {
+            c->page1 = 0; /* sealed: the sealer scans it */
+            break;
+        }
+        if (!ps_cas(h, page, w, w | PS_INFLIGHT))
+            continue;
+        c->hold1 = c->page1;
+        struct page_desc *d = &h->arena->pt.desc[page];
+        char *base = alias_of_page(h, page);
+        for (;;) {
+            size_t off = d->gc_word[2], used = d->gc_word[1];
+            if (off + VMGC_HEADER_BYTES > used)
+                break;
+            if (PS_STATE(ps_load(h, page)) != PS_COPY)
+                break; /* sealed: hand over at the prefix */
+            char *obj = base + off + VMGC_HEADER_BYTES;
+            uint64_t hd = hdr_load(obj);
+            scan_object(h, c, obj, hd, in_signal);
+            __atomic_store_n(&d->gc_word[2], (uint32_t)(off + VMGC_HEADER_BYTES + gc_round8(hdr_size(hd))),
+                             __ATOMIC_RELEASE);
+            any = 1;
+        }
+        c->hold1 = 0;
+        __atomic_fetch_and(ps_word(h, page), ~(uint32_t)PS_INFLIGHT, __ATOMIC_ACQ_REL);
+        if (c->page1 == page + 1)
+            break; /* still our fill page, scanned to the end */
+        /* full and scanned to the end: finish it unless sealed meanwhile */
+        w = ps_load(h, page);
+        if (PS_STATE(w) == PS_COPY && !(w & PS_INFLIGHT) &&
+            ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w))))
+            scan_page(h, c, page, in_signal);
+    }
+    return any;
+}
+
+/* The copier's page is scanned to the end: make it black now. */
+void copier_finish_own(struct vmgc_heap *h, struct copier *c)
+{
+    if (!c->page1)
+        return;
+    size_t page = c->page1 - 1;
+    c->page1 = 0;
+    uint32_t w = ps_load(h, page);
+    if (PS_STATE(w) == PS_COPY && !(w & PS_INFLIGHT) &&
+        ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w))))
+        scan_page(h, c, page, 0);
+}
+
+/* ---- forwarding ---- */
+
+static __attribute__((noreturn)) void bad_pointer(const void *p)
+{
+    (void)p;
+    gc_fatal("a precise root or heap slot holds a pointer into from-space that is not the "
+             "start of an object; precise slots must hold object pointers (use a trace "
+             "callback for tagged or interior pointers)");
+}
+
+static void promote_large(struct vmgc_heap *h, size_t head, uint32_t w)
+{
+    uint32_t e = cur_epoch(h);
+    if (!ps_cas(h, head, w, PS_MAKE(PS_PROMOTING, e)))
+        return; /* someone else promotes it; callers wait for GREY */
+    __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
+    __atomic_fetch_add(&h->st_large_promoted, 1, __ATOMIC_RELAXED);
+    size_t n = h->arena->pt.desc[head].gc_word[1];
+    if (prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, head), n << VM_PAGE_SHIFT) !=
+        VMGC_OK)
+        gc_fatal("protecting a promoted large object failed");
+    ps_set(h, head, PS_MAKE(PS_GREY, e));
+    grey_push(h, head);
+}
+
+void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal)
+{
+    struct arena *a = h->arena;
+    if (!vm_contains(&a->vm, p))
+        return p;
+    size_t page = pagetable_index(&a->pt, p);
+    struct page_desc *d = &a->pt.desc[page];
+    if (d->space == PK_LARGE_HEAD || d->space == PK_LARGE_BODY) {
+        size_t head = ps_head_of(h, page);
+        uint32_t w = ps_load(h, head);
+        if (ps_is_from(h, w))
+            promote_large(h, head, w);
+        while (PS_STATE(ps_load(h, head)) == PS_PROMOTING)
+            sched_yield(); /* not exposed until protected */
+        return p;
+    }
+    uint32_t w = ps_load(h, page);
+    if (d->space != PK_SMALL || !ps_is_from(h, w))
+        return p;
+    char *src = (char *)vm_alias_of(&a->vm, p);
+    if (((uintptr_t)p & 7) || ((uintptr_t)p & VM_PAGE_MASK) < VMGC_HEADER_BYTES)
+        bad_pointer(p);
+    uint64_t hd = hdr_load(src);
+    if (hdr_forwarded(hd))
+        return (void *)(uintptr_t)(hd & ~(uint64_t)1);
+    size_t size = hdr_size(hd);
+    uint32_t type = hdr_type(hd);
+    if (type == 0 || type >= h->ntypes || size > VMGC_SMALL_MAX)
+        bad_pointer(p);
+    size_t total = VMGC_HEADER_BYTES + gc_round8(size);
+    char *dst = copy_reserve(h, c, total, in_signal);
+    memcpy(dst, src - VMGC_HEADER_BYTES, total);
+    char *dst_payload = a->vm.base + (dst - a->vm.alias) + VMGC_HEADER_BYTES;
+    uint64_t expect = hd;
+    if (__atomic_compare_exchange_n((uint64_t *)(src - VMGC_HEADER_BYTES), &expect,
+                                    (uint64_t)(uintptr_t)dst_payload | 1, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
+        copy_done(h, c, total, 1);
+        c->bytes_copied += total;
+        c->objects_copied++;
+        return dst_payload;
+    }
+    /* .sol.race: another copier won; use its copy, give back our space */
+    copy_done(h, c, total, 0);
+    return (void *)(uintptr_t)(expect & ~(uint64_t)1);
+}
+
+/* ---- scanning ---- */
+
+struct visit_ctx {
+    struct vmgc_heap *h;
+    struct copier *c;
+    int in_signal;
+};
+
+static void visit_slot(void **slot, void *ctx)
+{
+    struct visit_ctx *v = ctx;
+    void *old = *slot;
+    void *nw = scan_forward(v->h, v->c, old, v->in_signal);
+    if (nw != old)
+        *slot = nw;
+}
+
+void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t header, int in_signal)
+{
+    uint32_t type = hdr_type(header);
+    size_t size = hdr_size(header), words = size / sizeof(void *);
+    if (type == 0 || type >= h->ntypes)
+        gc_fatal("heap object with an unknown type: heap corrupted (or a write past an object)");
+    const struct gc_type *t = &h->types[type];
+    void **slots = (void **)obj;
+    struct visit_ctx v = {h, c, in_signal};
+    switch (t->layout) {
+    case VMGC_LAYOUT_NO_POINTERS:
+        break;
+    case VMGC_LAYOUT_ALL_POINTERS:
+        for (size_t i = 0; i < words; i++)
+            visit_slot(&slots[i], &v);
+        break;
+    case VMGC_LAYOUT_BITMAP:
+        for (size_t i = 0; i < words && i < 64; i++)
+            if (t->bitmap >> i & 1)
+                visit_slot(&slots[i], &v);
+        break;
+    case VMGC_LAYOUT_TRACE:
+        t->trace(obj, size, visit_slot, &v);
+        break;
+    }
+}
+
+/* Scan a page we own (PS_SCANNING), then make it black and expose it. */
+void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal)
+{
+    struct page_desc *d = &h->arena->pt.desc[page];
+    char *base = alias_of_page(h, page);
+    size_t npages = 1;
+    if (d->space == PK_LARGE_HEAD) {
+        npages = d->gc_word[1];
+        char *obj = base + VMGC_HEADER_BYTES;
+        scan_object(h, c, obj, hdr_load(obj), in_signal);
+    } else {
+        size_t used = __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE);
+        size_t start = __atomic_load_n(&d->gc_word[2], __ATOMIC_ACQUIRE);
+        for (size_t off = start; off + VMGC_HEADER_BYTES <= used;) {
+            char *obj = base + off + VMGC_HEADER_BYTES;
+            uint64_t hd = hdr_load(obj);
+            if (hd == 0)
+                break; /* .sol.in-flight-alloc: a header not yet written ends the page */
+            if (hdr_forwarded(hd))
+                gc_fatal("forwarded object in a to-space page");
+            scan_object(h, c, obj, hd, in_signal);
+            off += VMGC_HEADER_BYTES + gc_round8(hdr_size(hd));
+        }
+    }
+    finish_black(h, page, npages);
+}
+
+/* Whatever state the page is in, return when it is black (0), or -1 when
+ * it is not a to-space page at all (from-space, free, stash). */
+int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal)
+{
+    size_t head = ps_head_of(h, page);
+    for (;;) {
+        uint32_t w = ps_load(h, head);
+        switch (PS_STATE(w)) {
+        case PS_GREY:
+            if (ps_cas(h, head, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w)))) {
+                scan_page(h, c, head, in_signal);
+                return 0;
+            }
+            break;
+        case PS_COPY:
+            copier_seal(h, head, c, in_signal);
+            break;
+        case PS_SEALED:
+        case PS_SCANNING:
+        case PS_PROMOTING:
+            sched_yield();
+            break;
+        case PS_BLACK:
+            return ps_is_from(h, w) ? -1 : 0;
+        default:
+            return -1;
+        }
+    }
+}
+
+void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal)
+{
+    (void)scan_make_black_checked(h, c, page, in_signal);
+}
+
+/* The object holding addr on a small page, by walking the page; 0 if none. */
+size_t object_start(struct vmgc_heap *h, size_t page, uintptr_t addr, uint64_t *header)
+{
+    struct page_desc *d = &h->arena->pt.desc[page];
+    char *base = alias_of_page(h, page);
+    uintptr_t mbase = (uintptr_t)pagetable_page_addr(&h->arena->pt, page);
+    if (d->space == PK_LARGE_HEAD || d->space == PK_LARGE_BODY) {
+        size_t head = ps_head_of(h, page);
+        *header = hdr_load(alias_of_page(h, head) + VMGC_HEADER_BYTES);
+        return (uintptr_t)pagetable_page_addr(&h->arena->pt, head) + VMGC_HEADER_BYTES;
+    }
+    size_t used = d->gc_word[1];
+    for (size_t off = 0; off + VMGC_HEADER_BYTES <= used;) {
+        uint64_t hd = hdr_load(base + off + VMGC_HEADER_BYTES);
+        if (hd == 0)
+            break;
+        uint64_t sized = hd;
+        if (hdr_forwarded(hd)) /* the size is in the copy's header */
+            sized = hdr_load((char *)vm_alias_of(&h->arena->vm, (void *)(uintptr_t)(hd & ~(uint64_t)1)));
+        size_t len = VMGC_HEADER_BYTES + gc_round8(hdr_size(sized));
+        if (addr < mbase + off + len) {
+            *header = sized;
+            return mbase + off + VMGC_HEADER_BYTES;
+        }
+        off += len;
+    }
+    return 0;
+}

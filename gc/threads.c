@@ -1,0 +1,217 @@
+/* threads.c -- attached threads: attach/detach, blocking, and stopping the
+ * world by signal.  Design: doc/design/threads.md.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "gc.h"
+#include "meta.h"
+#include "trap.h"
+
+/* The calling thread's handle.  initial-exec: read in signal handlers. */
+__thread struct vmgc_thread *gc_tls_thread __attribute__((tls_model("initial-exec")));
+
+#define GC_STOP_SIGNAL SIGPWR
+
+static void futex_wait(uint32_t *addr, uint32_t val)
+{
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_all(uint32_t *addr)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* .sol.stop-handler: async-signal-safe.  The interrupted registers are in
+ * the signal frame on this thread's stack, below which nothing is live, so
+ * scanning from here to the stack base covers registers and stack. */
+static void stop_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si, (void)uc;
+    int saved = errno;
+    struct vmgc_thread *t = gc_tls_thread;
+    if (t && t->sig == THREAD_SIG) {
+        struct vmgc_heap *h = t->heap;
+        volatile char here = 0;
+        t->stack_sp = (char *)&here;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        sem_post(&h->stop_ack);
+        while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE))
+            futex_wait(&h->world_stopped, 1);
+    }
+    errno = saved;
+}
+
+static void thread_key_destructor(void *p)
+{
+    /* .sol.exit: a thread that exits attached is detached here */
+    struct vmgc_thread *t = p;
+    if (t && t->sig == THREAD_SIG) {
+        gc_tls_thread = t; /* TLS may already be torn down in this order */
+        vmgc_thread_detach(t);
+    }
+}
+
+vmgc_status threads_init(struct vmgc_heap *h)
+{
+    h->stop_signal = GC_STOP_SIGNAL;
+    if (sem_init(&h->stop_ack, 0, 0) != 0)
+        return error_sys("sem_init", errno);
+    if (pthread_key_create(&h->thread_key, thread_key_destructor) != 0)
+        return error_set(VMGC_ENOMEM, "no pthread key left for vmgc's thread registry");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = stop_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, SIGSEGV);
+    sigdelset(&sa.sa_mask, SIGBUS);
+    if (sigaction(h->stop_signal, &sa, NULL) != 0)
+        return error_sys("installing the thread-stop handler (sigaction SIGPWR)", errno);
+    return VMGC_OK;
+}
+
+void threads_fini(struct vmgc_heap *h)
+{
+    pthread_key_delete(h->thread_key);
+    sem_destroy(&h->stop_ack);
+}
+
+struct vmgc_thread *threads_self(struct vmgc_heap *h)
+{
+    struct vmgc_thread *t = gc_tls_thread;
+    return t && t->heap == h ? t : NULL;
+}
+
+VMGC_API vmgc_thread *vmgc_thread_current(vmgc_heap *h)
+{
+    return h ? threads_self(h) : NULL;
+}
+
+VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *h, vmgc_thread **out)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_thread_attach: not a live heap (NULL or destroyed)");
+    if (!out)
+        return error_set(VMGC_EINVAL, "vmgc_thread_attach: out is NULL");
+    if (gc_tls_thread) {
+        if (gc_tls_thread->heap != h)
+            return error_set(VMGC_ESTATE, "this thread is attached to another heap already");
+        *out = gc_tls_thread;
+        return VMGC_OK;
+    }
+    struct vmgc_thread *t = meta_calloc(1, sizeof *t);
+    if (!t)
+        return VMGC_ENOMEM;
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0 ||
+        pthread_attr_getstack(&attr, &addr, &size) != 0) {
+        meta_free(t);
+        return error_set(VMGC_ESYSTEM, "cannot find this thread's stack (pthread_getattr_np)");
+    }
+    pthread_attr_destroy(&attr);
+    t->stack_base = (char *)addr + size;
+    t->sig = THREAD_SIG;
+    t->heap = h;
+    t->pthread = pthread_self();
+    t->tlab_page = PD_NONE;
+    pthread_mutex_lock(&h->threads_lock);
+    t->next = h->threads;
+    h->threads = t;
+    pthread_mutex_unlock(&h->threads_lock);
+    gc_tls_thread = t;
+    pthread_setspecific(h->thread_key, t);
+    *out = t;
+    return VMGC_OK;
+}
+
+void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t)
+{
+    if (t->tlab_page != PD_NONE) {
+        char *page = pagetable_page_addr(&h->arena->pt, t->tlab_page);
+        __atomic_store_n(&h->arena->pt.desc[t->tlab_page].gc_word[1],
+                         (uint32_t)(t->buf.cursor - page), __ATOMIC_RELEASE);
+    }
+}
+
+VMGC_API vmgc_status vmgc_thread_detach(vmgc_thread *t)
+{
+    if (!t || t->sig != THREAD_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_thread_detach: not an attached thread handle");
+    if (t != gc_tls_thread)
+        return error_set(VMGC_ESTATE, "vmgc_thread_detach: a thread may only detach itself");
+    struct vmgc_heap *h = t->heap;
+    pthread_mutex_lock(&h->threads_lock);
+    threads_retire_tlab(h, t);
+    copier_retire(h, &t->copier);
+    struct vmgc_thread **pp = &h->threads;
+    while (*pp && *pp != t)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = t->next;
+    pthread_mutex_unlock(&h->threads_lock);
+    pthread_setspecific(h->thread_key, NULL);
+    gc_tls_thread = NULL;
+    t->sig = 0;
+    meta_free(t);
+    return VMGC_OK;
+}
+
+/* .sol.blocking: a blocked thread saves its registers into its handle and
+ * its stack pointer, and the collector scans both without stopping it.  On
+ * leaving, it waits out a flip in progress. */
+VMGC_API void vmgc_blocking_enter(vmgc_thread *t)
+{
+    if (!t || t->sig != THREAD_SIG)
+        gc_fatal("vmgc_blocking_enter: not an attached thread handle");
+    getcontext(&t->regs);
+    volatile char here = 0;
+    t->stack_sp = (char *)&here;
+    __atomic_store_n(&t->state, TS_BLOCKED, __ATOMIC_SEQ_CST);
+}
+
+VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
+{
+    if (!t || t->sig != THREAD_SIG)
+        gc_fatal("vmgc_blocking_leave: not an attached thread handle");
+    struct vmgc_heap *h = t->heap;
+    __atomic_store_n(&t->state, TS_RUNNING, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&h->world_stopped, __ATOMIC_SEQ_CST))
+        futex_wait(&h->world_stopped, 1);
+}
+
+/* Stop every attached thread but self.  Takes threads_lock until
+ * threads_start_world.  Callers must not hold a lock a mutator may hold. */
+void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
+{
+    pthread_mutex_lock(&h->threads_lock);
+    __atomic_store_n(&h->world_stopped, 1, __ATOMIC_SEQ_CST);
+    unsigned n = 0;
+    for (struct vmgc_thread *t = h->threads; t; t = t->next) {
+        if (t == self || __atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == TS_BLOCKED)
+            continue;
+        if (pthread_kill(t->pthread, h->stop_signal) == 0)
+            n++;
+    }
+    for (unsigned i = 0; i < n; i++)
+        while (sem_wait(&h->stop_ack) != 0 && errno == EINTR)
+            ;
+}
+
+void threads_start_world(struct vmgc_heap *h)
+{
+    __atomic_store_n(&h->world_stopped, 0, __ATOMIC_SEQ_CST);
+    futex_wake_all(&h->world_stopped);
+    pthread_mutex_unlock(&h->threads_lock);
+}

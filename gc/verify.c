@@ -1,0 +1,109 @@
+/* verify.c -- heap invariants, checked at every phase change when
+ * vmgc_config.verify or VMGC_VERIFY=1.  Design: doc/design/verify.md.
+ * Runs with the world stopped.  A violation is fatal, with what and where.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gc.h"
+#include "prot.h"
+
+static __attribute__((noreturn)) void violated(const char *what, size_t page, uintptr_t detail)
+{
+    fprintf(stderr, "vmgc: verify: %s (page %zu, detail %#lx)\n", what, page,
+            (unsigned long)detail);
+    abort();
+}
+
+struct check_ctx {
+    struct vmgc_heap *h;
+    size_t page;
+};
+
+static void check_slot(void **slot, void *ctx)
+{
+    struct check_ctx *c = ctx;
+    struct arena *a = c->h->arena;
+    void *p = *slot;
+    if (!vm_contains(&a->vm, p))
+        return;
+    size_t page = pagetable_index(&a->pt, p);
+    struct page_desc *d = &a->pt.desc[page];
+    size_t head = ps_head_of(c->h, page);
+    uint32_t w = ps_load(c->h, head);
+    if (d->space == PK_NONE || PS_STATE(w) == PS_FREE)
+        violated("a black object points at a free page", c->page, (uintptr_t)p);
+    if (ps_is_from(c->h, w))
+        violated("a black object points into from-space", c->page, (uintptr_t)p);
+}
+
+static void check_page_objects(struct vmgc_heap *h, size_t page)
+{
+    struct page_desc *d = &h->arena->pt.desc[page];
+    char *base = h->arena->vm.alias + (page << VM_PAGE_SHIFT);
+    struct check_ctx ctx = {h, page};
+    size_t limit = d->space == PK_LARGE_HEAD ? VMGC_HEADER_BYTES + 1 : d->gc_word[1];
+    for (size_t off = 0; off + VMGC_HEADER_BYTES <= limit;) {
+        char *obj = base + off + VMGC_HEADER_BYTES;
+        uint64_t hd = hdr_load(obj);
+        if (hd == 0)
+            break;
+        if (hdr_forwarded(hd))
+            violated("a forwarded object in a black page", page, hd);
+        uint32_t type = hdr_type(hd);
+        if (type == 0 || type >= h->ntypes)
+            violated("an object of unknown type", page, hd);
+        const struct gc_type *t = &h->types[type];
+        size_t size = hdr_size(hd), words = size / sizeof(void *);
+        void **slots = (void **)obj;
+        if (t->layout == VMGC_LAYOUT_ALL_POINTERS)
+            for (size_t i = 0; i < words; i++)
+                check_slot(&slots[i], &ctx);
+        else if (t->layout == VMGC_LAYOUT_BITMAP)
+            for (size_t i = 0; i < words && i < 64; i++)
+                if (t->bitmap >> i & 1)
+                    check_slot(&slots[i], &ctx);
+        if (t->layout == VMGC_LAYOUT_TRACE)
+            t->trace(obj, size, check_slot, &ctx);
+        off += VMGC_HEADER_BYTES + gc_round8(size);
+    }
+}
+
+/* After the flip: every grey page is protected; nothing is being scanned. */
+void verify_flip(struct vmgc_heap *h)
+{
+    for (size_t k = 0; k < h->ninuse; k++) {
+        size_t page = h->inuse[k];
+        uint32_t w = ps_load(h, page);
+        unsigned s = PS_STATE(w);
+        if (s == PS_GREY && !prot_is_protected(h->arena, pagetable_page_addr(&h->arena->pt, page)))
+            violated("a grey page is not protected after the flip", page, w);
+        if (s == PS_SCANNING || s == PS_SEALED || s == PS_PROMOTING)
+            violated("a page is mid-scan during the flip", page, w);
+    }
+}
+
+/* At the end of the concurrent phase: no grey work left, no black page
+ * protected, and no black object points into from-space. */
+void verify_end(struct vmgc_heap *h)
+{
+    if (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != 0)
+        violated("pending pages left at the end of a cycle", 0, h->pending);
+    pthread_mutex_lock(&h->pages_lock);
+    for (size_t k = 0; k < h->ninuse; k++) {
+        size_t page = h->inuse[k];
+        uint32_t w = ps_load(h, page);
+        unsigned s = PS_STATE(w);
+        if (s == PS_GREY || s == PS_COPY || s == PS_SEALED || s == PS_SCANNING ||
+            s == PS_PROMOTING)
+            violated("a page is still grey at the end of a cycle", page, w);
+        if (s != PS_BLACK || ps_is_from(h, w))
+            continue;
+        if (prot_is_protected(h->arena, pagetable_page_addr(&h->arena->pt, page)))
+            violated("a black page is still protected", page, w);
+        check_page_objects(h, page);
+    }
+    pthread_mutex_unlock(&h->pages_lock);
+}
