@@ -79,13 +79,25 @@ int barrier_trap(void *ctx, void *page_addr)
     struct copier *c = t && t->heap == h ? &t->copier : &barrier_copier;
     __atomic_fetch_add(&h->st_traps, 1, __ATOMIC_RELAXED);
     uint32_t w = ps_load(h, ps_head_of(h, page));
-    if (ps_is_from(h, w))
-        from_space_access(h, page, trap_fault_address() ? trap_fault_address() : page_addr);
+    if (ps_is_from(h, w)) {
+        /* .sol.from-space-neighbour: a coarse mprotect granule runs the
+         * barrier for every marked page in it; only the page that faulted
+         * was touched.  A neighbour is simply exposed (diagnosis is
+         * weaker in coarse mode). */
+        const void *fault = trap_fault_address();
+        if (fault && pagetable_index(&h->arena->pt, fault) != page)
+            return 0;
+        from_space_access(h, page, fault ? fault : page_addr);
+    }
     if (PS_STATE(w) == PS_GREY || PS_STATE(w) == PS_COPY)
         __atomic_fetch_add(&h->st_mutator_scans, 1, __ATOMIC_RELAXED);
     if (scan_make_black_checked(h, c, page, 1) != 0) {
-        if (PS_STATE(ps_load(h, ps_head_of(h, page))) == PS_FREE)
-            return 0; /* released meanwhile: nothing to protect any more */
+        unsigned s = PS_STATE(ps_load(h, ps_head_of(h, page)));
+        /* released meanwhile; or a stash page whose neighbour in a coarse
+         * mprotect granule trapped (.sol.stash-exposed: a copier
+         * re-protects it before use) */
+        if (s == PS_FREE || s == PS_STASH)
+            return 0;
         trap_fatal("vmgc: the program touched a heap page that holds no objects (a wild pointer)",
                    page_addr);
     }

@@ -48,13 +48,14 @@ static size_t flip(struct vmgc_heap *h)
     size_t nroots = count_roots(h);
     if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)
         gc_fatal("out of memory for the copy reserve at the start of a collection");
-    size_t snapshot;
+    /* .sol.stamp: held across the stop, so no page is stamped with the
+     * epoch we are about to retire (pages.c). */
     pthread_mutex_lock(&h->pages_lock);
-    snapshot = h->ninuse;
-    pthread_mutex_unlock(&h->pages_lock);
+    size_t snapshot = h->ninuse;
 
     uint64_t t0 = gc_now_ns();
     threads_stop_world(h, self);
+    __atomic_store_n(&h->flipping, 1, __ATOMIC_RELEASE);
     grey_reset(h);
     __atomic_store_n(&h->pending, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
@@ -70,8 +71,10 @@ static size_t flip(struct vmgc_heap *h)
     roots_forward_precise(h, &h->main_copier);
     if (h->config.verify)
         verify_flip(h);
+    __atomic_store_n(&h->flipping, 0, __ATOMIC_RELEASE);
     threads_start_world(h);
     uint64_t pause = gc_now_ns() - t0;
+    pthread_mutex_unlock(&h->pages_lock);
     pthread_mutex_unlock(&h->roots_lock);
     record_pause(h, pause);
     return snapshot;
@@ -177,11 +180,13 @@ void collector_cycle(struct vmgc_heap *h)
     drain(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
+        pthread_mutex_lock(&h->pages_lock); /* before the stop: a mutator may hold it */
         threads_stop_world(h, self);
         for (struct vmgc_thread *t = h->threads; t; t = t->next)
             threads_retire_tlab(h, t);
         verify_end(h);
         threads_start_world(h);
+        pthread_mutex_unlock(&h->pages_lock);
     }
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);
     release_from_space(h);

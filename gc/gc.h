@@ -94,6 +94,7 @@ struct vmgc_heap {
 
     uint32_t epoch;        /* Synchronization: atomic; changes only in the flip. */
     int cycle_running;     /* Synchronization: atomic. */
+    int flipping;          /* the world is stopped for a flip.  Synchronization: atomic. */
     uint32_t pending;      /* non-black to-space pages this cycle.  Synchronization: atomic. */
 
     /* types.  Synchronization: types_lock for writers; readers index
@@ -107,7 +108,7 @@ struct vmgc_heap {
     struct vmgc_thread *threads;
     pthread_key_t thread_key;
     int stop_signal;
-    uint32_t world_stopped; /* futex word.  Synchronization: atomic. */
+    uint32_t world_stopped; /* stop generation, odd while stopped; futex word.  Synchronization: atomic. */
     sem_t stop_ack;
 
     /* roots.  Synchronization: roots_lock. */
@@ -161,6 +162,8 @@ void ps_wait_black(struct vmgc_heap *h, size_t page);
 /* ---- pages.c: page supply ---- */
 vmgc_status pages_take(struct vmgc_heap *h, size_t n, size_t *first); /* zeroed, counted in use */
 void pages_note_inuse(struct vmgc_heap *h, size_t first);
+void pages_note_inuse_locked(struct vmgc_heap *h, size_t first);
+void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *tlab);
 vmgc_status stash_refill(struct vmgc_heap *h, unsigned want);
 size_t stash_pop(struct vmgc_heap *h); /* PD_NONE when empty; async-signal-safe */
 void grey_push(struct vmgc_heap *h, size_t page); /* async-signal-safe */

@@ -273,8 +273,8 @@ static void *alloc_large(struct vmgc_heap *h, struct vmgc_thread *t, vmgc_type t
     d[first].gc_word[1] = (uint32_t)n;
     char *p = pagetable_page_addr(&h->arena->pt, first);
     *(uint64_t *)p = vmgc_header_make(type, size);
-    ps_set(h, first, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
-    pages_note_inuse(h, first);
+    pages_stamp_black(h, first, NULL);
+    /* from here p is a live address in this frame: a flip pins it */
     return p + VMGC_HEADER_BYTES;
 }
 
@@ -306,12 +306,7 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
     d->space = PK_SMALL;
     d->gc_word[1] = 0;
     d->gc_word[2] = 0;
-    ps_set(h, page, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
-    pages_note_inuse(h, page);
-    char *p = pagetable_page_addr(&h->arena->pt, page);
-    t->buf.cursor = p;
-    t->buf.limit = p + VM_PAGE_SIZE;
-    t->tlab_page = (uint32_t)page;
+    pages_stamp_black(h, page, t);
     return vmgc_alloc(t, type, size);
 }
 

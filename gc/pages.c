@@ -12,9 +12,9 @@
 #include "meta.h"
 #include "prot.h"
 
-void pages_note_inuse(struct vmgc_heap *h, size_t first)
+/* pages_lock held. */
+void pages_note_inuse_locked(struct vmgc_heap *h, size_t first)
 {
-    pthread_mutex_lock(&h->pages_lock);
     if (h->ninuse == h->inuse_cap) {
         size_t cap = h->inuse_cap ? h->inuse_cap * 2 : 1024;
         uint32_t *n = meta_calloc(cap, sizeof *n);
@@ -27,6 +27,31 @@ void pages_note_inuse(struct vmgc_heap *h, size_t first)
         h->inuse_cap = cap;
     }
     h->inuse[h->ninuse++] = (uint32_t)first;
+}
+
+void pages_note_inuse(struct vmgc_heap *h, size_t first)
+{
+    pthread_mutex_lock(&h->pages_lock);
+    pages_note_inuse_locked(h, first);
+    pthread_mutex_unlock(&h->pages_lock);
+}
+
+/* .sol.stamp: a new mutator page gets the current epoch under pages_lock,
+ * which the flip holds while it stops the world and advances the epoch, so
+ * a page can never be born into from-space.  When tlab is given, the page
+ * becomes that thread's allocation page in the same critical section, so a
+ * flip finds it as the thread's page (and pins it) or not at all. */
+void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *tlab)
+{
+    pthread_mutex_lock(&h->pages_lock);
+    ps_set(h, page, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
+    pages_note_inuse_locked(h, page);
+    if (tlab) {
+        char *p = pagetable_page_addr(&h->arena->pt, page);
+        tlab->buf.cursor = p;
+        tlab->buf.limit = p + VM_PAGE_SIZE;
+        tlab->tlab_page = (uint32_t)page;
+    }
     pthread_mutex_unlock(&h->pages_lock);
 }
 
@@ -82,7 +107,10 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
 {
     while (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < want) {
         size_t n = 32, first;
-        vmgc_status st = pages_take(h, n, &first);
+        int zero;
+        /* .sol.reserve-over-limit: copies need to-space before from-space
+         * is freed, so the copy reserve is not held to the heap limit. */
+        vmgc_status st = pool_alloc(&h->arena->pool, n, 0, &first, &zero);
         if (st != VMGC_OK)
             return st;
         /* split into single-page runs the pool can take back one by one */

@@ -53,6 +53,8 @@ static size_t copy_page_new(struct vmgc_heap *h, int in_signal)
         size_t page = stash_pop(h);
         if (page != PD_NONE)
             return page;
+        if (__atomic_load_n(&h->flipping, __ATOMIC_ACQUIRE))
+            gc_fatal("copy reserve exhausted during the flip (it is sized to the roots first)");
         if (!in_signal) {
             if (stash_refill(h, 64) != VMGC_OK)
                 gc_fatal("out of memory for copy reserve (reservation exhausted)");
@@ -88,6 +90,10 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
                 copier_retire(h, c);
         }
         size_t page = copy_page_new(h, in_signal);
+        char *addr = pagetable_page_addr(&h->arena->pt, page);
+        if (!prot_is_protected(h->arena, addr) &&
+            prot_protect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK) /* .sol.stash-exposed */
+            gc_fatal("protecting a copy target failed");
         struct page_desc *d = &h->arena->pt.desc[page];
         d->space = PK_SMALL;
         __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);

@@ -43,10 +43,13 @@ static void stop_handler(int sig, siginfo_t *si, void *uc)
         struct vmgc_heap *h = t->heap;
         volatile char here = 0;
         t->stack_sp = (char *)&here;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        /* .sol.stop-generation: wait for the end of *this* stop.  Waiting
+         * for "not stopped" would let a thread still leaving one stop sleep
+         * through the next one without acknowledging it. */
+        uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE);
         sem_post(&h->stop_ack);
-        while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE))
-            futex_wait(&h->world_stopped, 1);
+        while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE) == gen)
+            futex_wait(&h->world_stopped, gen);
     }
     errno = saved;
 }
@@ -126,12 +129,14 @@ VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *h, vmgc_thread **out)
     t->heap = h;
     t->pthread = pthread_self();
     t->tlab_page = PD_NONE;
+    /* .sol.attach-order: the handle is this thread's before it is in the
+     * list, so a stop signal that finds it listed finds it in TLS too. */
+    gc_tls_thread = t;
+    pthread_setspecific(h->thread_key, t);
     pthread_mutex_lock(&h->threads_lock);
     t->next = h->threads;
     h->threads = t;
     pthread_mutex_unlock(&h->threads_lock);
-    gc_tls_thread = t;
-    pthread_setspecific(h->thread_key, t);
     *out = t;
     return VMGC_OK;
 }
@@ -187,8 +192,12 @@ VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
         gc_fatal("vmgc_blocking_leave: not an attached thread handle");
     struct vmgc_heap *h = t->heap;
     __atomic_store_n(&t->state, TS_RUNNING, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&h->world_stopped, __ATOMIC_SEQ_CST))
-        futex_wait(&h->world_stopped, 1);
+    for (;;) {
+        uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_SEQ_CST);
+        if (!(gen & 1))
+            break;
+        futex_wait(&h->world_stopped, gen);
+    }
 }
 
 /* Stop every attached thread but self.  Takes threads_lock until
@@ -196,7 +205,7 @@ VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
 void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
 {
     pthread_mutex_lock(&h->threads_lock);
-    __atomic_store_n(&h->world_stopped, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* odd: stopped */
     unsigned n = 0;
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
         if (t == self || __atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == TS_BLOCKED)
@@ -211,7 +220,7 @@ void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
 
 void threads_start_world(struct vmgc_heap *h)
 {
-    __atomic_store_n(&h->world_stopped, 0, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* even: running */
     futex_wake_all(&h->world_stopped);
     pthread_mutex_unlock(&h->threads_lock);
 }

@@ -85,13 +85,12 @@ void verify_flip(struct vmgc_heap *h)
     }
 }
 
-/* At the end of the concurrent phase: no grey work left, no black page
+/* pages_lock held, world stopped.  At the end of the concurrent phase: no grey work left, no black page
  * protected, and no black object points into from-space. */
 void verify_end(struct vmgc_heap *h)
 {
     if (__atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) != 0)
         violated("pending pages left at the end of a cycle", 0, h->pending);
-    pthread_mutex_lock(&h->pages_lock);
     for (size_t k = 0; k < h->ninuse; k++) {
         size_t page = h->inuse[k];
         uint32_t w = ps_load(h, page);
@@ -105,5 +104,4 @@ void verify_end(struct vmgc_heap *h)
             violated("a black page is still protected", page, w);
         check_page_objects(h, page);
     }
-    pthread_mutex_unlock(&h->pages_lock);
 }

@@ -1,0 +1,276 @@
+/* test_stress.c -- randomized stress: several mutator threads build and
+ * mutate object graphs carrying checksums while collections run back to
+ * back; every thread verifies everything it can reach after every cycle.
+ * VMGC_STRESS_CYCLES sets the number of cycles (default 40; the long
+ * setting is 1000), VMGC_TEST_SEED replays.  Both barrier backends. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+#include "vmgc.h"
+
+#define SLOTS 256
+#define THREADS 3
+
+struct node {
+    struct node *left, *right; /* plain pointers (bitmap words 0, 1) */
+    uintptr_t tagged;          /* pointer | 1, or 0 (trace callback) */
+    uint64_t id, value, check;
+};
+
+static vmgc_heap *heap;
+static vmgc_type t_node, t_array, t_bytes;
+static uint64_t cycles_target;
+static int stop_flag;
+
+/* Check's assertions are not safe off the main thread: fail loudly here. */
+#define REQUIRE(cond, ...)                                                          \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            fprintf(stderr, "stress: %s:%d: ", __FILE__, __LINE__);                 \
+            fprintf(stderr, __VA_ARGS__);                                           \
+            fprintf(stderr, "\n");                                                  \
+            abort();                                                                \
+        }                                                                           \
+    } while (0)
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+static void trace_node(void *obj, size_t size, vmgc_visit_fn visit, void *ctx)
+{
+    (void)size;
+    struct node *n = obj;
+    visit((void **)&n->left, ctx);
+    visit((void **)&n->right, ctx);
+    if (n->tagged & 1) {
+        void *p = (void *)(n->tagged & ~(uintptr_t)1);
+        visit(&p, ctx);
+        n->tagged = (uintptr_t)p | 1;
+    }
+}
+
+struct mutator {
+    int id;
+    uint64_t rng;
+    void *slots[SLOTS]; /* precise roots */
+    uint64_t next_id;
+    uint64_t verified;
+    vmgc_thread *t;
+};
+
+static struct node *new_node(struct mutator *m)
+{
+    struct node *n = vmgc_alloc(m->t, t_node, sizeof *n);
+    n->id = (uint64_t)m->id << 48 | m->next_id++;
+    n->value = mix(n->id);
+    n->check = mix(n->id ^ n->value);
+    return n;
+}
+
+static void *new_array(struct mutator *m, size_t len)
+{
+    void **a = vmgc_alloc(m->t, t_array, len * sizeof(void *));
+    for (size_t i = 0; i < len; i++)
+        a[i] = m->slots[test_rand(&m->rng) % SLOTS];
+    return a;
+}
+
+static void *new_bytes(struct mutator *m, size_t len)
+{
+    unsigned char *b = vmgc_alloc(m->t, t_bytes, len);
+    uint64_t seed = test_rand(&m->rng) | 1;
+    memcpy(b, &seed, 8);
+    for (size_t i = 8; i < len; i++)
+        b[i] = (unsigned char)(mix(seed + i) & 0xff);
+    return b;
+}
+
+static uint32_t type_of(const void *p)
+{
+    uint64_t h = *(const uint64_t *)((const char *)p - 8);
+    return (uint32_t)(h >> 1) & 0xfffff;
+}
+
+static void verify_obj(const void *p, int depth, uint64_t *count)
+{
+    if (!p || depth > 12 || *count > 4000)
+        return;
+    (*count)++;
+    uint32_t t = type_of(p);
+    if (t == t_node) {
+        const struct node *n = p;
+        REQUIRE(n->value == mix(n->id) && n->check == mix(n->id ^ n->value),
+                      "node %p corrupted (id %llx)", p, (unsigned long long)n->id);
+        verify_obj(n->left, depth + 1, count);
+        verify_obj(n->right, depth + 1, count);
+        if (n->tagged)
+            verify_obj((void *)(n->tagged & ~(uintptr_t)1), depth + 1, count);
+    } else if (t == t_array) {
+        size_t len = vmgc_object_size(p) / sizeof(void *);
+        for (size_t i = 0; i < len; i++)
+            verify_obj(((void *const *)p)[i], depth + 1, count);
+    } else if (t == t_bytes) {
+        const unsigned char *b = p;
+        size_t len = vmgc_object_size(p);
+        uint64_t seed;
+        memcpy(&seed, b, 8);
+        for (size_t i = 8; i < len; i++)
+            REQUIRE(b[i] == (unsigned char)(mix(seed + i) & 0xff), "bytes %p corrupted", p);
+    } else {
+        REQUIRE(0, "object %p has unknown type %u", p, t);
+    }
+}
+
+static void verify_all(struct mutator *m)
+{
+    uint64_t count = 0;
+    for (int i = 0; i < SLOTS; i++)
+        verify_obj(m->slots[i], 0, &count);
+    m->verified += count;
+}
+
+static void step(struct mutator *m)
+{
+    uint64_t r = test_rand(&m->rng);
+    int a = (int)(r % SLOTS), b = (int)((r >> 16) % SLOTS);
+    switch ((r >> 32) % 10) {
+    case 0: case 1: case 2:
+        m->slots[a] = new_node(m);
+        break;
+    case 3:
+        if (m->slots[a] && type_of(m->slots[a]) == t_node)
+            ((struct node *)m->slots[a])->left = m->slots[b];
+        break;
+    case 4:
+        if (m->slots[a] && type_of(m->slots[a]) == t_node && m->slots[b])
+            ((struct node *)m->slots[a])->tagged = (uintptr_t)m->slots[b] | 1;
+        break;
+    case 5:
+        m->slots[a] = new_array(m, 1 + (r >> 40) % ((r >> 50) & 1 ? 8 : 700)); /* some large */
+        break;
+    case 6:
+        m->slots[a] = new_bytes(m, 8 + (r >> 40) % 300);
+        break;
+    case 7: { /* a chain kept only on the stack for a moment */
+        struct node *volatile local = new_node(m);
+        local->right = new_node(m);
+        m->slots[a] = local;
+        break;
+    }
+    case 8:
+        m->slots[a] = NULL;
+        break;
+    default: {
+        uint64_t count = 0;
+        verify_obj(m->slots[a], 0, &count);
+    }
+    }
+}
+
+static void *mutator_main(void *arg)
+{
+    struct mutator *m = arg;
+    REQUIRE(vmgc_thread_attach(heap, &m->t) == VMGC_OK, "%s", vmgc_last_error());
+    REQUIRE(vmgc_root_add(heap, m->slots, SLOTS) == VMGC_OK, "%s", vmgc_last_error());
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    uint64_t seen = s.collections;
+    while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE)) {
+        for (int k = 0; k < 200; k++)
+            step(m);
+        vmgc_get_stats(heap, &s);
+        if (s.collections != seen) { /* verify everything after every cycle */
+            seen = s.collections;
+            verify_all(m);
+        }
+        uint64_t r = test_rand(&m->rng) % 100;
+        if (r == 0) { /* detach and come back (data stays in precise roots) */
+            REQUIRE(vmgc_thread_detach(m->t) == VMGC_OK, "%s", vmgc_last_error());
+            REQUIRE(vmgc_thread_attach(heap, &m->t) == VMGC_OK, "%s", vmgc_last_error());
+        } else if (r == 1) {
+            vmgc_blocking_enter(m->t);
+            usleep(200);
+            vmgc_blocking_leave(m->t);
+        }
+    }
+    verify_all(m);
+    REQUIRE(vmgc_root_remove(heap, m->slots) == VMGC_OK, "%s", vmgc_last_error());
+    REQUIRE(vmgc_thread_detach(m->t) == VMGC_OK, "%s", vmgc_last_error());
+    return NULL;
+}
+
+START_TEST(stress)
+{
+    uint64_t seed = test_seed("stress");
+    const char *env = getenv("VMGC_STRESS_CYCLES");
+    cycles_target = env && *env ? strtoull(env, NULL, 10) : 40;
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.reserve_bytes = (size_t)2 << 30;
+    c.initial_size = 1 << 20;
+    c.barrier = test_backends[_i];
+    c.verify = 1;
+    ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
+    vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_TRACE, .trace = trace_node};
+    vmgc_type_desc ad = {.name = "array", .layout = VMGC_LAYOUT_ALL_POINTERS};
+    vmgc_type_desc bd = {.name = "bytes", .layout = VMGC_LAYOUT_NO_POINTERS};
+    ck_assert_int_eq(vmgc_type_register(heap, &nd, &t_node), VMGC_OK);
+    ck_assert_int_eq(vmgc_type_register(heap, &ad, &t_array), VMGC_OK);
+    ck_assert_int_eq(vmgc_type_register(heap, &bd, &t_bytes), VMGC_OK);
+    static struct mutator m[THREADS];
+    pthread_t th[THREADS];
+    stop_flag = 0;
+    for (int i = 0; i < THREADS; i++) {
+        memset(&m[i], 0, sizeof m[i]);
+        m[i].id = i + 1;
+        m[i].rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
+        pthread_create(&th[i], NULL, mutator_main, &m[i]);
+    }
+    vmgc_stats s;
+    do {
+        ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+        vmgc_get_stats(heap, &s);
+    } while (s.collections < cycles_target);
+    __atomic_store_n(&stop_flag, 1, __ATOMIC_RELEASE);
+    uint64_t verified = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        verified += m[i].verified;
+    }
+    vmgc_get_stats(heap, &s);
+    fprintf(stderr,
+            "stress(%s): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
+            "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us\n",
+            test_backends[_i], (unsigned long long)s.collections, (unsigned long long)verified,
+            (unsigned long long)s.objects_copied, (unsigned long long)s.traps,
+            (unsigned long long)s.pages_scanned_by_mutator, (unsigned long long)s.pages_pinned,
+            (unsigned long long)s.large_promoted, (double)s.pause_max_ns / 1e3);
+    ck_assert_uint_ge(s.collections, cycles_target);
+    ck_assert_uint_gt(verified, 0);
+    ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("stress");
+    TCase *tc = tcase_create("both-backends");
+    tcase_set_timeout(tc, 3600);
+    /* VMGC_STRESS_BACKEND=uffd|mprotect runs one only */
+    const char *only = getenv("VMGC_STRESS_BACKEND");
+    int lo = only && !strcmp(only, "mprotect") ? 1 : 0, hi = only && !strcmp(only, "uffd") ? 1 : 2;
+    tcase_add_loop_test(tc, stress, lo, hi);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}
