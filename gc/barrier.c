@@ -93,13 +93,18 @@ int barrier_trap(void *ctx, void *page_addr)
         __atomic_fetch_add(&h->st_mutator_scans, 1, __ATOMIC_RELAXED);
     if (scan_make_black_checked(h, c, page, 1) != 0) {
         unsigned s = PS_STATE(ps_load(h, ps_head_of(h, page)));
-        /* released meanwhile; or a stash page whose neighbour in a coarse
-         * mprotect granule trapped (.sol.stash-exposed: a copier
-         * re-protects it before use) */
+        /* released meanwhile, or not handed out yet */
         if (s == PS_FREE || s == PS_STASH)
             return 0;
-        trap_fatal("vmgc: the program touched a heap page that holds no objects (a wild pointer)",
-                   page_addr);
+        const void *fault = trap_fault_address();
+        if (fault && pagetable_index(&h->arena->pt, fault) != page)
+            return 0; /* a neighbour in a coarse granule */
+        char msg[160];
+        size_t n = put(msg, 0, sizeof msg, "vmgc: the program touched a heap page that holds no "
+                                           "live objects (a wild pointer); page state ");
+        n = put_hex(msg, n, sizeof msg, ps_load(h, ps_head_of(h, page)));
+        msg[n] = '\0';
+        trap_fatal(msg, fault ? fault : page_addr);
     }
     return 0;
 }

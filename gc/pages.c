@@ -101,8 +101,9 @@ size_t stash_pop(struct vmgc_heap *h)
 }
 
 /* .sol.stash: copy targets are taken in traps, where the pool's mutex may
- * not be taken; so the collector keeps a stack of free pages, protected in
- * runs ahead of time (one PROTN per run), that a trap pops without a lock. */
+ * not be taken; so the collector keeps a stack of free pages that a trap
+ * pops without a lock.  They are protected when they become copy targets
+ * (scan.c .sol.copy-protect). */
 vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
 {
     while (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < want) {
@@ -121,9 +122,6 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
             ps_set(h, first + i, PS_MAKE(PS_STASH, 0));
         }
         pool_split_run(&h->arena->pool, first, n);
-        st = prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, first), n * VM_PAGE_SIZE);
-        if (st != VMGC_OK)
-            return st;
         for (size_t i = 0; i < n; i++) {
             pages_note_inuse(h, first + i);
             stash_push(h, first + i);

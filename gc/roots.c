@@ -86,6 +86,9 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     if (!ps_is_from(h, st))
         return;
     uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
+    /* a page copied into last cycle still records how far it was scanned
+     * then: this cycle scans it from the start (.sol.cheney) */
+    __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
     __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);

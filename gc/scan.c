@@ -90,18 +90,31 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
                 copier_retire(h, c);
         }
         size_t page = copy_page_new(h, in_signal);
-        char *addr = pagetable_page_addr(&h->arena->pt, page);
-        if (!prot_is_protected(h->arena, addr) &&
-            prot_protect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK) /* .sol.stash-exposed */
-            gc_fatal("protecting a copy target failed");
         struct page_desc *d = &h->arena->pt.desc[page];
         d->space = PK_SMALL;
         __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);
         __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELEASE);
         __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
-        ps_set(h, page, PS_MAKE(PS_COPY, cur_epoch(h)));
         c->page1 = (uint32_t)page + 1;
         c->used = 0;
+        /* .sol.copy-protect: COPY first, then protect: a trap (or a coarse
+         * mprotect granule's barrier) from now on seals it, and we move on.
+         * Protecting always bumps the mark's generation (prot.md
+         * .sol.mark-gen), so an older barrier run cannot expose it. */
+        ps_set(h, page, PS_MAKE(PS_COPY, cur_epoch(h)));
+        char *addr = pagetable_page_addr(&h->arena->pt, page);
+        if (prot_protect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
+            gc_fatal("protecting a copy target failed");
+        /* A sealer may have taken the (empty) page and finished it before
+         * our protection took effect: then expose it again, and move on. */
+        unsigned st;
+        while ((st = PS_STATE(ps_load(h, page))) == PS_SEALED || st == PS_SCANNING)
+            sched_yield();
+        if (st != PS_COPY) {
+            if (prot_unprotect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
+                gc_fatal("exposing a finished copy target failed");
+            c->page1 = 0;
+        }
     }
 }
 

@@ -20,6 +20,9 @@ enum {
     PD_WRITE_TRACK = 1u << 2,  /* dirty fallback: write-protected, not written yet */
     PD_WRITTEN = 1u << 3       /* dirty fallback: written since tracking began */
 };
+/* Bits 8..31 of page_desc.prot count protections (prot.md .sol.mark-gen). */
+#define PD_GEN_SHIFT 8
+#define PD_GEN_ONE (1u << PD_GEN_SHIFT)
 
 /* Pool states of page_desc.pool_state.  Only the first and last page of a
  * run carry a tag; every other page is PD_INTERIOR, the zero state, so the

@@ -37,13 +37,20 @@ vmgc_status prot_open(struct arena *a, const char *name)
     return a->prot->open(a);
 }
 
+/* .sol.mark-gen: every protection bumps the page's generation, so a
+ * barrier that started before it does not clear the newer mark. */
 static void mark(struct arena *a, size_t first, size_t n, int on)
 {
     for (size_t i = first; i < first + n; i++) {
-        if (on)
-            __atomic_fetch_or(&a->pt.desc[i].prot, PD_READ_BARRIER, __ATOMIC_ACQ_REL);
-        else
-            __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_READ_BARRIER, __ATOMIC_ACQ_REL);
+        uint32_t *p = &a->pt.desc[i].prot;
+        if (!on) {
+            __atomic_fetch_and(p, ~(uint32_t)PD_READ_BARRIER, __ATOMIC_ACQ_REL);
+            continue;
+        }
+        uint32_t w = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+        while (!__atomic_compare_exchange_n(p, &w, (w + PD_GEN_ONE) | PD_READ_BARRIER, 0,
+                                            __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            ;
     }
 }
 
@@ -83,7 +90,8 @@ int prot_is_protected(struct arena *a, const void *addr)
 void prot_run_barrier(struct arena *a, size_t i)
 {
     struct page_desc *d = &a->pt.desc[i];
-    if (!(__atomic_load_n(&d->prot, __ATOMIC_ACQUIRE) & PD_READ_BARRIER))
+    uint32_t before = __atomic_load_n(&d->prot, __ATOMIC_ACQUIRE);
+    if (!(before & PD_READ_BARRIER))
         return;
     if (a->trap_fn) {
         __atomic_fetch_add(&a->n_barrier_calls, 1, __ATOMIC_RELAXED);
@@ -91,7 +99,12 @@ void prot_run_barrier(struct arena *a, size_t i)
             trap_fatal("the collector's trap callback failed for a heap page",
                        pagetable_page_addr(&a->pt, i));
     }
-    __atomic_fetch_and(&d->prot, ~(uint32_t)PD_READ_BARRIER, __ATOMIC_ACQ_REL);
+    /* clear the mark we ran for, not one set since (.sol.mark-gen) */
+    uint32_t w = __atomic_load_n(&d->prot, __ATOMIC_ACQUIRE);
+    while ((w & PD_READ_BARRIER) && (w >> PD_GEN_SHIFT) == (before >> PD_GEN_SHIFT) &&
+           !__atomic_compare_exchange_n(&d->prot, &w, w & ~(uint32_t)PD_READ_BARRIER, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        ;
 }
 
 vmgc_status prot_ready(struct arena *a, size_t first, size_t n)

@@ -78,11 +78,21 @@ static struct node *new_node(struct mutator *m)
     return n;
 }
 
+static uint32_t type_of(const void *p);
+
+/* A random slot's object, but never an array: arrays hang only off slots,
+ * so what the graph keeps alive stays bounded. */
+static void *some_leaf(struct mutator *m)
+{
+    void *p = m->slots[test_rand(&m->rng) % SLOTS];
+    return p && type_of(p) == t_array ? NULL : p;
+}
+
 static void *new_array(struct mutator *m, size_t len)
 {
     void **a = vmgc_alloc(m->t, t_array, len * sizeof(void *));
     for (size_t i = 0; i < len; i++)
-        a[i] = m->slots[test_rand(&m->rng) % SLOTS];
+        a[i] = some_leaf(m);
     return a;
 }
 
@@ -143,18 +153,20 @@ static void verify_all(struct mutator *m)
 static void step(struct mutator *m)
 {
     uint64_t r = test_rand(&m->rng);
-    int a = (int)(r % SLOTS), b = (int)((r >> 16) % SLOTS);
+    int a = (int)(r % SLOTS);
     switch ((r >> 32) % 10) {
     case 0: case 1: case 2:
         m->slots[a] = new_node(m);
         break;
     case 3:
         if (m->slots[a] && type_of(m->slots[a]) == t_node)
-            ((struct node *)m->slots[a])->left = m->slots[b];
+            ((struct node *)m->slots[a])->left = some_leaf(m);
         break;
     case 4:
-        if (m->slots[a] && type_of(m->slots[a]) == t_node && m->slots[b])
-            ((struct node *)m->slots[a])->tagged = (uintptr_t)m->slots[b] | 1;
+        if (m->slots[a] && type_of(m->slots[a]) == t_node) {
+            void *leaf = some_leaf(m);
+            ((struct node *)m->slots[a])->tagged = leaf ? (uintptr_t)leaf | 1 : 0;
+        }
         break;
     case 5:
         m->slots[a] = new_array(m, 1 + (r >> 40) % ((r >> 50) & 1 ? 8 : 700)); /* some large */
@@ -251,11 +263,13 @@ START_TEST(stress)
     vmgc_get_stats(heap, &s);
     fprintf(stderr,
             "stress(%s): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
-            "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us\n",
+            "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us, live after "
+            "last %zu KiB\n",
             test_backends[_i], (unsigned long long)s.collections, (unsigned long long)verified,
             (unsigned long long)s.objects_copied, (unsigned long long)s.traps,
             (unsigned long long)s.pages_scanned_by_mutator, (unsigned long long)s.pages_pinned,
-            (unsigned long long)s.large_promoted, (double)s.pause_max_ns / 1e3);
+            (unsigned long long)s.large_promoted, (double)s.pause_max_ns / 1e3,
+            s.live_bytes_after_last >> 10);
     ck_assert_uint_ge(s.collections, cycles_target);
     ck_assert_uint_gt(verified, 0);
     ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
