@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -172,6 +174,395 @@ START_TEST(garbage_is_reclaimed)
 }
 END_TEST
 
+
+/* Run fn in a child with stderr captured; returns the wait status. */
+static int run_captured(void (*fn)(void), char *out, size_t cap)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = read(fds[0], out + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return status;
+}
+
+static int backend_for_child;
+
+static void child_setup(void)
+{
+    setup_heap(backend_for_child, 0);
+}
+
+static void misuse_unattached(void)
+{
+    child_setup();
+    vmgc_alloc(NULL, t_pair, 16);
+}
+
+static void misuse_unknown_type(void)
+{
+    child_setup();
+    vmgc_alloc(me, 999, 16);
+}
+
+static void misuse_oversized(void)
+{
+    child_setup();
+    vmgc_alloc(me, t_leaf, (size_t)1 << 45);
+}
+
+static void misuse_detached(void)
+{
+    child_setup();
+    vmgc_thread *t = me;
+    vmgc_thread_detach(me);
+    vmgc_alloc(t, t_leaf, 5000);
+}
+
+static uintptr_t *hidden_slot;
+
+/* Not attached: its reads are invisible to the collector. */
+static void *unattached_toucher(void *arg)
+{
+    (void)arg;
+    for (;;) { /* volatile: every iteration really reads the heap */
+        uintptr_t enc = *(volatile uintptr_t *)hidden_slot;
+        volatile uintptr_t v = *(volatile uintptr_t *)&((struct pair *)(enc ^ 1))->value;
+        (void)v;
+    }
+    return NULL;
+}
+
+static __attribute__((noinline)) void hide_one(void)
+{
+    struct pair *p = vmgc_alloc(me, t_pair, sizeof *p);
+    p->value = 42;
+    *hidden_slot = (uintptr_t)p ^ 1; /* disguised: no scan recognises it */
+}
+
+static void touch_hidden_pointer(void)
+{
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.reserve_bytes = (size_t)1 << 30;
+    c.barrier = test_backends[backend_for_child];
+    if (vmgc_heap_create(&heap, &c) != VMGC_OK || vmgc_thread_attach(heap, &me) != VMGC_OK)
+        _exit(3);
+    vmgc_type_desc pd = {.name = "pair", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 3};
+    vmgc_type_register(heap, &pd, &t_pair);
+    hidden_slot = malloc(sizeof *hidden_slot);
+    hide_one();
+    /* touch from now on: once its page is freed and reused, the dangling
+     * pointer reads whatever is there; the diagnostic covers the cycle */
+    pthread_t th;
+    pthread_create(&th, NULL, unattached_toucher, NULL);
+    static void *root;
+    vmgc_root_add(heap, &root, 1);
+    root = build_list(400000); /* live data, so the concurrent phase takes a while */
+    for (int k = 0; k < 20; k++)
+        vmgc_collect(heap, 1);
+    fprintf(stderr, "no from-space access was caught\n");
+}
+
+START_TEST(misuse_gets_clear_errors)
+{
+    char out[2048];
+    backend_for_child = _i;
+    struct {
+        void (*fn)(void);
+        const char *want;
+    } cases[] = {
+        {misuse_unattached, "not attached"},
+        {misuse_unknown_type, "unknown type"},
+        {misuse_oversized, "heap limit"},
+        {misuse_detached, "not attached"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int status = run_captured(cases[k].fn, out, sizeof out);
+        ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+                      "case %zu: status %#x, stderr: %s", k, status, out);
+        ck_assert_msg(strstr(out, cases[k].want), "case %zu: stderr lacks '%s': %s", k,
+                      cases[k].want, out);
+    }
+}
+END_TEST
+
+START_TEST(from_space_access_is_diagnosed)
+{
+    char out[2048];
+    backend_for_child = _i;
+    int status = run_captured(touch_hidden_pointer, out, sizeof out);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x: %s", status,
+                  out);
+    ck_assert_msg(strstr(out, "touched from-space") && strstr(out, "type 'pair'"),
+                  "diagnostic missing: %s", out);
+}
+END_TEST
+
+START_TEST(interior_pointer_pins)
+{
+    setup_heap(_i, 0);
+    struct pair *p = vmgc_alloc(me, t_pair, sizeof *p);
+    p->value = 77;
+    char *volatile interior = (char *)p + 12;
+    uintptr_t hidden = (uintptr_t)p ^ 0x33;
+    p = NULL;
+    build_list(2000);
+    vmgc_collect(heap, 1);
+    vmgc_collect(heap, 1);
+    ck_assert_uint_eq((uintptr_t)(interior - 12), hidden ^ 0x33); /* not moved */
+    ck_assert_uint_eq(((struct pair *)(interior - 12))->value, 77);
+    teardown_heap();
+}
+END_TEST
+
+START_TEST(tagged_pointers_stay_tagged)
+{
+    enum { N = 500 };
+    setup_heap(_i, 0);
+    static void *roots[N];
+    uintptr_t *old = malloc(N * sizeof *old);
+    ck_assert_int_eq(vmgc_root_add(heap, roots, N), VMGC_OK);
+    for (int i = 0; i < N; i++) {
+        uintptr_t *tagged = vmgc_alloc(me, t_tagged, 2 * sizeof(uintptr_t));
+        struct pair *target = vmgc_alloc(me, t_pair, sizeof *target);
+        target->value = (uintptr_t)i + 4242;
+        tagged[0] = (uintptr_t)target | 1;
+        tagged[1] = 0x1234; /* not a pointer: never touched */
+        roots[i] = tagged;
+        old[i] = (uintptr_t)target ^ 0x77;
+    }
+    build_list(2000);
+    vmgc_collect(heap, 1);
+    int moved = 0;
+    for (int i = 0; i < N; i++) {
+        uintptr_t *t2 = roots[i];
+        ck_assert_uint_eq(t2[0] & 1, 1); /* still tagged */
+        ck_assert_uint_eq(((struct pair *)(t2[0] & ~(uintptr_t)1))->value, (uintptr_t)i + 4242);
+        ck_assert_uint_eq(t2[1], 0x1234);
+        moved += (t2[0] & ~(uintptr_t)1) != (old[i] ^ 0x77);
+    }
+    ck_assert_msg(moved > N * 9 / 10, "only %d of %d tagged targets moved", moved, N);
+    free(old);
+    teardown_heap();
+}
+END_TEST
+
+START_TEST(large_objects_do_not_move)
+{
+    enum { N = 3000 }; /* 24 KB: a large object over 6 pages */
+    setup_heap(_i, 0);
+    static void *root;
+    ck_assert_int_eq(vmgc_root_add(heap, &root, 1), VMGC_OK);
+    void **arr = vmgc_alloc(me, t_array, N * sizeof(void *));
+    ck_assert_uint_eq((uintptr_t)arr & 4095, 8); /* own pages, header first */
+    for (int i = 0; i < N; i++) {
+        struct pair *p = vmgc_alloc(me, t_pair, sizeof *p);
+        p->value = (uintptr_t)i;
+        arr[i] = p;
+    }
+    root = arr;
+    uintptr_t where = (uintptr_t)arr ^ 0x99;
+    arr = NULL;
+    build_list(2000);
+    for (int k = 0; k < 3; k++)
+        vmgc_collect(heap, 1);
+    ck_assert_uint_eq((uintptr_t)root, where ^ 0x99);
+    for (int i = 0; i < N; i++)
+        ck_assert_uint_eq(((struct pair *)((void **)root)[i])->value, (uintptr_t)i);
+    ck_assert_uint_eq(vmgc_object_size(root), N * sizeof(void *));
+    /* only an interior pointer into the last page keeps a large object */
+    void **big = vmgc_alloc(me, t_array, N * sizeof(void *));
+    big[N - 1] = (void *)0x5;
+    char *volatile inside = (char *)&big[N - 1];
+    big = NULL;
+    root = NULL;
+    vmgc_collect(heap, 1);
+    ck_assert_ptr_eq(*(void **)inside, (void *)0x5);
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    ck_assert_uint_ge(s.large_promoted + s.pages_pinned, 1);
+    teardown_heap();
+}
+END_TEST
+
+START_TEST(bitmap_skips_non_pointer_words)
+{
+    setup_heap(_i, 0);
+    static void *root;
+    ck_assert_int_eq(vmgc_root_add(heap, &root, 1), VMGC_OK);
+    vmgc_type t_half;
+    vmgc_type_desc d = {.name = "half", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
+    ck_assert_int_eq(vmgc_type_register(heap, &d, &t_half), VMGC_OK);
+    void **obj = vmgc_alloc(me, t_half, 2 * sizeof(void *));
+    struct pair *p = vmgc_alloc(me, t_pair, sizeof *p);
+    obj[0] = p;
+    obj[1] = p; /* looks like a pointer, but word 1 is declared data */
+    root = obj;
+    uintptr_t old = (uintptr_t)p;
+    p = NULL;
+    obj = NULL;
+    build_list(2000);
+    vmgc_collect(heap, 1);
+    void **o = root;
+    ck_assert_uint_eq((uintptr_t)o[1], old); /* data is left alone */
+    teardown_heap();
+}
+END_TEST
+
+START_TEST(type_registration_rules)
+{
+    setup_heap(_i, 0);
+    vmgc_type t;
+    vmgc_type_desc again = {.name = "pair", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 3};
+    ck_assert_int_eq(vmgc_type_register(heap, &again, &t), VMGC_OK);
+    ck_assert_uint_eq(t, t_pair);
+    ck_assert_str_eq(vmgc_type_name(heap, t_pair), "pair");
+    vmgc_type_desc clash = {.name = "pair", .layout = VMGC_LAYOUT_ALL_POINTERS};
+    ck_assert_int_eq(vmgc_type_register(heap, &clash, &t), VMGC_ESTATE);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "different layout"));
+    vmgc_type_desc notrace = {.name = "x", .layout = VMGC_LAYOUT_TRACE};
+    ck_assert_int_eq(vmgc_type_register(heap, &notrace, &t), VMGC_EINVAL);
+    vmgc_type_desc noname = {.layout = VMGC_LAYOUT_NO_POINTERS};
+    ck_assert_int_eq(vmgc_type_register(heap, &noname, &t), VMGC_EINVAL);
+    ck_assert_ptr_null(vmgc_type_name(heap, 12345));
+    teardown_heap();
+}
+END_TEST
+
+static int oom_calls;
+static void count_oom(vmgc_heap *h, size_t request, void *ctx)
+{
+    (void)h, (void)request, (void)ctx;
+    oom_calls++;
+}
+
+START_TEST(out_of_memory_handler)
+{
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.reserve_bytes = (size_t)64 << 20;
+    c.heap_limit = (size_t)4 << 20;
+    c.barrier = test_backends[_i];
+    c.no_background = 1;
+    c.out_of_memory = count_oom;
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_OK);
+    ck_assert_int_eq(vmgc_thread_attach(heap, &me), VMGC_OK);
+    vmgc_type_desc ld = {.name = "leaf", .layout = VMGC_LAYOUT_NO_POINTERS};
+    ck_assert_int_eq(vmgc_type_register(heap, &ld, &t_leaf), VMGC_OK);
+    ck_assert_ptr_null(vmgc_alloc(me, t_leaf, (size_t)8 << 20));
+    ck_assert_int_eq(oom_calls, 1);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "heap limit"));
+    ck_assert_ptr_nonnull(vmgc_alloc(me, t_leaf, 100)); /* small still fits */
+    teardown_heap();
+}
+END_TEST
+
+START_TEST(bad_configuration)
+{
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.growth_factor = 0.5;
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "growth_factor"));
+    vmgc_config_init(&c);
+    c.reserve_bytes = 1 << 20;
+    c.heap_limit = 2 << 20;
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "heap_limit"));
+    ck_assert_int_eq(vmgc_thread_attach(NULL, &me), VMGC_EINVAL);
+    ck_assert_int_eq(vmgc_collect(NULL, 1), VMGC_EINVAL);
+}
+END_TEST
+
+/* A thread blocked in a long system call does not delay the flip. */
+static volatile int blocked_ready;
+static void *blocked_thread(void *arg)
+{
+    (void)arg;
+    vmgc_thread *t;
+    vmgc_thread_attach(heap, &t);
+    struct pair *volatile mine = vmgc_alloc(t, t_pair, sizeof(struct pair));
+    mine->value = 99;
+    vmgc_blocking_enter(t);
+    blocked_ready = 1;
+    sleep(2);
+    vmgc_blocking_leave(t);
+    int ok = mine->value == 99;
+    vmgc_thread_detach(t);
+    return (void *)(intptr_t)ok;
+}
+
+START_TEST(blocked_thread_does_not_delay_flip)
+{
+    setup_heap(_i, 1);
+    pthread_t th;
+    blocked_ready = 0;
+    pthread_create(&th, NULL, blocked_thread, NULL);
+    while (!blocked_ready)
+        usleep(1000);
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    vmgc_collect(heap, 1);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+    ck_assert_msg(ms < 1000, "collection took %.0f ms with a blocked thread", ms);
+    void *ok;
+    pthread_join(th, &ok);
+    ck_assert_ptr_eq(ok, (void *)1);
+    teardown_heap();
+}
+END_TEST
+
+/* Threads attach, allocate, detach while background cycles run. */
+static void *churn(void *arg)
+{
+    (void)arg;
+    for (int k = 0; k < 100; k++) {
+        vmgc_thread *t;
+        ck_assert_int_eq(vmgc_thread_attach(heap, &t), VMGC_OK);
+        struct pair *l = NULL;
+        for (int i = 0; i < 300; i++) {
+            struct pair *p = vmgc_alloc(t, t_pair, sizeof *p);
+            p->value = (uintptr_t)i;
+            p->next = l;
+            l = p;
+        }
+        for (int i = 299; i >= 0; i--, l = l->next)
+            if (l->value != (uintptr_t)i)
+                abort();
+        ck_assert_int_eq(vmgc_thread_detach(t), VMGC_OK);
+    }
+    return NULL;
+}
+
+START_TEST(attach_detach_during_cycles)
+{
+    setup_heap(_i, 1);
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, churn, NULL);
+    for (int k = 0; k < 20; k++)
+        vmgc_collect(heap, 1);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    teardown_heap();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gc");
@@ -181,6 +572,17 @@ int main(void)
     tcase_add_loop_test(tc, precise_roots_move, 0, 2);
     tcase_add_loop_test(tc, stack_roots_pin, 0, 2);
     tcase_add_loop_test(tc, garbage_is_reclaimed, 0, 2);
+    tcase_add_loop_test(tc, misuse_gets_clear_errors, 0, 2);
+    tcase_add_loop_test(tc, from_space_access_is_diagnosed, 0, 2);
+    tcase_add_loop_test(tc, interior_pointer_pins, 0, 2);
+    tcase_add_loop_test(tc, tagged_pointers_stay_tagged, 0, 2);
+    tcase_add_loop_test(tc, large_objects_do_not_move, 0, 2);
+    tcase_add_loop_test(tc, bitmap_skips_non_pointer_words, 0, 2);
+    tcase_add_loop_test(tc, type_registration_rules, 0, 2);
+    tcase_add_loop_test(tc, out_of_memory_handler, 0, 2);
+    tcase_add_test(tc, bad_configuration);
+    tcase_add_loop_test(tc, blocked_thread_does_not_delay_flip, 0, 2);
+    tcase_add_loop_test(tc, attach_detach_during_cycles, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
