@@ -12,6 +12,7 @@
 #include "error.h"
 #include "gc.h"
 #include "prot.h"
+#include "lock.h"
 
 static uint32_t cur_epoch(struct vmgc_heap *h)
 {
@@ -44,13 +45,13 @@ static size_t flip(struct vmgc_heap *h)
     struct vmgc_thread *self = threads_self(h);
     /* No lock a stopped mutator could hold may be taken while the world is
      * stopped: take the roots lock first, and fill the copy reserve now. */
-    pthread_mutex_lock(&h->roots_lock);
+    lock_take(&h->roots_lock);
     size_t nroots = count_roots(h);
     if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)
         gc_fatal("out of memory for the copy reserve at the start of a collection");
     /* .sol.stamp: held across the stop, so no page is stamped with the
      * epoch we are about to retire (pages.c). */
-    pthread_mutex_lock(&h->pages_lock);
+    lock_take(&h->pages_lock);
     size_t snapshot = h->ninuse;
 
     uint64_t t0 = gc_now_ns();
@@ -86,7 +87,7 @@ static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
 {
     struct arena *a = h->arena;
     for (size_t k = 0; k < snapshot; k++) {
-        pthread_mutex_lock(&h->pages_lock);
+        lock_take(&h->pages_lock);
         size_t page = k < h->ninuse ? h->inuse[k] : PD_NONE;
         pthread_mutex_unlock(&h->pages_lock);
         if (page == PD_NONE)
@@ -104,7 +105,7 @@ static void seal_mutator_copy_pages(struct vmgc_heap *h, struct copier *c)
 {
     uint32_t pages[64];
     unsigned n = 0;
-    pthread_mutex_lock(&h->threads_lock);
+    lock_take(&h->threads_lock);
     for (struct vmgc_thread *t = h->threads; t && n < 64; t = t->next) {
         uint32_t p1 = __atomic_load_n(&t->copier.page1, __ATOMIC_ACQUIRE);
         if (p1 && PS_STATE(ps_load(h, p1 - 1)) == PS_COPY)
@@ -147,7 +148,7 @@ static void release_from_space(struct vmgc_heap *h)
 {
     struct arena *a = h->arena;
     size_t kept = 0, live_pages = 0;
-    pthread_mutex_lock(&h->pages_lock);
+    lock_take(&h->pages_lock);
     for (size_t k = 0; k < h->ninuse; k++) {
         size_t page = h->inuse[k];
         struct page_desc *d = &a->pt.desc[page];
@@ -173,14 +174,14 @@ static void release_from_space(struct vmgc_heap *h)
 
 void collector_cycle(struct vmgc_heap *h)
 {
-    pthread_mutex_lock(&h->cycle_lock);
+    lock_take(&h->cycle_lock);
     size_t snapshot = flip(h);
     struct copier *c = &h->main_copier;
     protect_from_space(h, snapshot);
     drain(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
-        pthread_mutex_lock(&h->pages_lock); /* before the stop: a mutator may hold it */
+        lock_take(&h->pages_lock); /* before the stop: a mutator may hold it */
         threads_stop_world(h, self);
         for (struct vmgc_thread *t = h->threads; t; t = t->next)
             threads_retire_tlab(h, t);
@@ -194,7 +195,7 @@ void collector_cycle(struct vmgc_heap *h)
     __atomic_fetch_add(&h->st_objects_copied, c->objects_copied, __ATOMIC_RELAXED);
     c->bytes_copied = c->objects_copied = 0;
     __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&h->trigger_lock);
+    lock_take(&h->trigger_lock);
     size_t live = h->st_live_after;
     size_t next = (size_t)((double)live * (h->config.growth_factor - 1.0));
     h->trigger_bytes = next > h->config.initial_size ? next : h->config.initial_size;
@@ -208,7 +209,7 @@ void collector_cycle(struct vmgc_heap *h)
 static void *collector_main(void *arg)
 {
     struct vmgc_heap *h = arg;
-    pthread_mutex_lock(&h->trigger_lock);
+    lock_take(&h->trigger_lock);
     for (;;) {
         while (!h->shutting_down && h->cycles_requested <= h->cycles_done)
             pthread_cond_wait(&h->trigger_cond, &h->trigger_lock);
@@ -216,7 +217,7 @@ static void *collector_main(void *arg)
             break;
         pthread_mutex_unlock(&h->trigger_lock);
         collector_cycle(h);
-        pthread_mutex_lock(&h->trigger_lock);
+        lock_take(&h->trigger_lock);
     }
     pthread_mutex_unlock(&h->trigger_lock);
     return NULL;
@@ -235,7 +236,7 @@ vmgc_status collector_start(struct vmgc_heap *h)
 
 void collector_stop(struct vmgc_heap *h)
 {
-    pthread_mutex_lock(&h->trigger_lock);
+    lock_take(&h->trigger_lock);
     h->shutting_down = 1;
     pthread_cond_broadcast(&h->trigger_cond);
     pthread_mutex_unlock(&h->trigger_lock);
@@ -252,7 +253,7 @@ void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t byt
     __atomic_fetch_add(&h->st_bytes_allocated, bytes, __ATOMIC_RELAXED);
     if (h->config.no_background || since < __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED))
         return;
-    pthread_mutex_lock(&h->trigger_lock);
+    lock_take(&h->trigger_lock);
     if (h->cycles_requested <= h->cycles_done && !__atomic_load_n(&h->cycle_running, __ATOMIC_RELAXED)) {
         h->cycles_requested = h->cycles_done + 1;
         pthread_cond_signal(&h->trigger_cond);
@@ -283,7 +284,7 @@ VMGC_API vmgc_status vmgc_collect(vmgc_heap *h, int wait)
         return VMGC_OK;
     }
     struct vmgc_thread *self = threads_self(h);
-    pthread_mutex_lock(&h->trigger_lock);
+    lock_take(&h->trigger_lock);
     uint64_t target = h->cycles_done + 1;
     if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
         target++; /* the running cycle's flip may predate the caller's request */

@@ -14,6 +14,7 @@
 #include "meta.h"
 #include "prot.h"
 #include "trap.h"
+#include "lock.h"
 
 #define GC_TYPE_CAPACITY 65536u
 
@@ -132,7 +133,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_heap_destroy: not a live heap");
-    pthread_mutex_lock(&h->threads_lock);
+    lock_take(&h->threads_lock);
     struct vmgc_thread *t = h->threads;
     pthread_mutex_unlock(&h->threads_lock);
     if (t && !(t == threads_self(h) && !t->next))
@@ -176,7 +177,7 @@ VMGC_API vmgc_status vmgc_type_register(vmgc_heap *h, const vmgc_type_desc *d, v
     if (d->layout == VMGC_LAYOUT_TRACE && !d->trace)
         return error_set(VMGC_EINVAL, "type '%s': VMGC_LAYOUT_TRACE needs a trace callback",
                          d->name);
-    pthread_mutex_lock(&h->types_lock);
+    lock_take(&h->types_lock);
     for (uint32_t i = 1; i < h->ntypes; i++)
         if (strcmp(h->types[i].name, d->name) == 0) {
             int same = same_desc(&h->types[i], d);

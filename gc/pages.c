@@ -11,6 +11,7 @@
 #include "gc.h"
 #include "meta.h"
 #include "prot.h"
+#include "lock.h"
 
 /* pages_lock held. */
 void pages_note_inuse_locked(struct vmgc_heap *h, size_t first)
@@ -31,7 +32,7 @@ void pages_note_inuse_locked(struct vmgc_heap *h, size_t first)
 
 void pages_note_inuse(struct vmgc_heap *h, size_t first)
 {
-    pthread_mutex_lock(&h->pages_lock);
+    lock_take(&h->pages_lock);
     pages_note_inuse_locked(h, first);
     pthread_mutex_unlock(&h->pages_lock);
 }
@@ -43,7 +44,7 @@ void pages_note_inuse(struct vmgc_heap *h, size_t first)
  * flip finds it as the thread's page (and pins it) or not at all. */
 void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *tlab)
 {
-    pthread_mutex_lock(&h->pages_lock);
+    lock_take(&h->pages_lock);
     ps_set(h, page, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
     pages_note_inuse_locked(h, page);
     if (tlab) {

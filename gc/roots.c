@@ -11,6 +11,7 @@
 #include "gc.h"
 #include "meta.h"
 #include "prot.h"
+#include "lock.h"
 
 /* ---- precise roots ---- */
 
@@ -29,7 +30,7 @@ VMGC_API vmgc_status vmgc_root_add(vmgc_heap *h, void **slots, size_t count)
         return VMGC_ENOMEM;
     r->slots = slots;
     r->count = count;
-    pthread_mutex_lock(&h->roots_lock);
+    lock_take(&h->roots_lock);
     r->next = h->roots;
     h->roots = r;
     pthread_mutex_unlock(&h->roots_lock);
@@ -40,7 +41,7 @@ VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *h, void **slots)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_root_remove: not a live heap");
-    pthread_mutex_lock(&h->roots_lock);
+    lock_take(&h->roots_lock);
     struct root_range **pp = &h->roots;
     while (*pp && (*pp)->slots != slots)
         pp = &(*pp)->next;

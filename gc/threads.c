@@ -15,6 +15,7 @@
 #include "gc.h"
 #include "meta.h"
 #include "trap.h"
+#include "lock.h"
 
 /* The calling thread's handle.  initial-exec: read in signal handlers. */
 __thread struct vmgc_thread *gc_tls_thread __attribute__((tls_model("initial-exec")));
@@ -133,7 +134,7 @@ VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *h, vmgc_thread **out)
      * list, so a stop signal that finds it listed finds it in TLS too. */
     gc_tls_thread = t;
     pthread_setspecific(h->thread_key, t);
-    pthread_mutex_lock(&h->threads_lock);
+    lock_take(&h->threads_lock);
     t->next = h->threads;
     h->threads = t;
     pthread_mutex_unlock(&h->threads_lock);
@@ -157,7 +158,7 @@ VMGC_API vmgc_status vmgc_thread_detach(vmgc_thread *t)
     if (t != gc_tls_thread)
         return error_set(VMGC_ESTATE, "vmgc_thread_detach: a thread may only detach itself");
     struct vmgc_heap *h = t->heap;
-    pthread_mutex_lock(&h->threads_lock);
+    lock_take(&h->threads_lock);
     threads_retire_tlab(h, t);
     copier_retire(h, &t->copier);
     struct vmgc_thread **pp = &h->threads;
@@ -204,7 +205,7 @@ VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
  * threads_start_world.  Callers must not hold a lock a mutator may hold. */
 void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
 {
-    pthread_mutex_lock(&h->threads_lock);
+    lock_take(&h->threads_lock);
     __atomic_fetch_add(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* odd: stopped */
     unsigned n = 0;
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {

@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "pool.h"
+#include "lock.h"
 
 static unsigned bin_of(size_t n)
 {
@@ -109,7 +110,7 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
     if (npages >= PD_NONE || npages > pool->pt->pages)
         return error_set(VMGC_ENOMEM, "page run request of %zu pages exceeds the heap of %zu pages",
                          npages, pool->pt->pages);
-    pthread_mutex_lock(&pool->lock);
+    lock_take(&pool->lock);
     int order[2] = {POOL_DIRTY, POOL_ZERO};
     if (flags & POOL_NEED_ZERO) {
         order[0] = POOL_ZERO;
@@ -127,7 +128,7 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
          * dirty runs to the OS turns them zero, and they merge. */
         pthread_mutex_unlock(&pool->lock);
         pool_trim(pool);
-        pthread_mutex_lock(&pool->lock);
+        lock_take(&pool->lock);
         kind = POOL_ZERO;
         head = find_run(pool, kind, npages);
     }
@@ -207,7 +208,7 @@ vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
     if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
         return error_set(VMGC_ERANGE, "release of %zu pages at page %zu is outside the heap",
                          npages, first);
-    pthread_mutex_lock(&pool->lock);
+    lock_take(&pool->lock);
     vmgc_status st = release_checked(pool, first, npages);
     if (st != VMGC_OK) {
         pthread_mutex_unlock(&pool->lock);
@@ -236,7 +237,7 @@ vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)
     if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
         return error_set(VMGC_ERANGE, "split of %zu pages at page %zu is outside the heap", npages,
                          first);
-    pthread_mutex_lock(&pool->lock);
+    lock_take(&pool->lock);
     vmgc_status st = release_checked(pool, first, npages);
     if (st == VMGC_OK)
         for (size_t i = first; i < first + npages; i++) {
@@ -250,7 +251,7 @@ vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)
 vmgc_status pool_trim(struct pool *pool)
 {
     vmgc_status st = VMGC_OK;
-    pthread_mutex_lock(&pool->lock);
+    lock_take(&pool->lock);
     for (int b = 0; b < POOL_BINS && st == VMGC_OK; b++) {
         while (pool->bins[POOL_DIRTY][b] != PD_NONE) {
             size_t f = pool->bins[POOL_DIRTY][b], n = D(pool, f)->run_pages;
@@ -271,14 +272,14 @@ vmgc_status pool_trim(struct pool *pool)
 
 void pool_set_target(struct pool *pool, size_t target_pages)
 {
-    pthread_mutex_lock(&pool->lock);
+    lock_take(&pool->lock);
     pool->target_pages = target_pages;
     pthread_mutex_unlock(&pool->lock);
 }
 
 struct pool_stats pool_get_stats(struct pool *pool)
 {
-    pthread_mutex_lock(&pool->lock);
+    lock_take(&pool->lock);
     struct pool_stats s = pool->stats;
     pthread_mutex_unlock(&pool->lock);
     return s;

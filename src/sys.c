@@ -53,6 +53,10 @@ static const struct sys_table sys_real = {
 
 struct sys_table sys = sys_real;
 
+#if defined(__SANITIZE_THREAD__)
+int lock_tsan_tick; /* lock.h */
+#endif
+
 void sys_reset(void)
 {
     sys = sys_real;
