@@ -15,6 +15,7 @@
 
 #define HEAP_SIG 0x48454150u   /* "HEAP" */
 #define THREAD_SIG 0x54485244u /* "THRD" */
+#define THREAD_DEAD 0x44454144u /* "DEAD": a detached handle */
 #define GC_MAX_TYPES (1u << 20)
 #define GC_MAX_COLLECTORS 8
 #define GC_PAUSE_RING 4096
@@ -57,7 +58,8 @@ struct gc_type {
 /* A copier: a thread that copies objects (collector threads, and mutators
  * inside a trap).  Owns at most one COPY page.  Synchronization: owner. */
 struct copier {
-    uint32_t page1;  /* 0, or 1 + the COPY page (so a zeroed copier has none) */
+    uint32_t page1;  /* 0, or 1 + the COPY page (so a zeroed copier has none).
+                        Synchronization: written by the owner (atomic), read by the terminator. */
     uint32_t used;   /* bytes used in it */
     uint32_t hold1;  /* 0, or 1 + the page whose PS_INFLIGHT we hold while scanning it */
     uint64_t bytes_copied, objects_copied;
@@ -106,6 +108,7 @@ struct vmgc_heap {
     /* threads.  Synchronization: threads_lock. */
     pthread_mutex_t threads_lock;
     struct vmgc_thread *threads;
+    struct vmgc_thread *dead_threads; /* detached handles, reused by attach, freed with the heap */
     pthread_key_t thread_key;
     int stop_signal;
     uint32_t world_stopped; /* stop generation, odd while stopped; futex word.  Synchronization: atomic. */

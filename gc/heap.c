@@ -147,6 +147,10 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     arena_destroy(h->arena);
     for (uint32_t i = 1; i < h->ntypes; i++)
         meta_free(h->types[i].name);
+    for (struct vmgc_thread *d = h->dead_threads, *n; d; d = n) {
+        n = d->next;
+        meta_free(d);
+    }
     for (struct root_range *r = h->roots, *n; r; r = n) {
         n = r->next;
         meta_free(r);

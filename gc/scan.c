@@ -40,7 +40,7 @@ void copier_retire(struct vmgc_heap *h, struct copier *c)
     if (!c->page1)
         return;
     size_t page = c->page1 - 1;
-    c->page1 = 0;
+    __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE);
     uint32_t w = ps_load(h, page);
     /* still ours: hand it to the scanners; sealed: the sealer scans it */
     if (PS_STATE(w) == PS_COPY && ps_cas(h, page, w, PS_MAKE(PS_GREY, PS_EPOCH(w))))
@@ -85,7 +85,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
                 continue; /* sealed meanwhile */
             }
             if (held)
-                c->page1 = 0; /* the in-place scan finishes it */
+                __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE); /* the in-place scan finishes it */
             else
                 copier_retire(h, c);
         }
@@ -95,7 +95,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);
         __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELEASE);
         __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
-        c->page1 = (uint32_t)page + 1;
+        __atomic_store_n(&c->page1, (uint32_t)page + 1, __ATOMIC_RELEASE);
         c->used = 0;
         /* .sol.copy-protect: COPY first, then protect: a trap (or a coarse
          * mprotect granule's barrier) from now on seals it, and we move on.
@@ -113,7 +113,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         if (st != PS_COPY) {
             if (prot_unprotect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
                 gc_fatal("exposing a finished copy target failed");
-            c->page1 = 0;
+            __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE);
         }
     }
 }
@@ -165,7 +165,7 @@ int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
         size_t page = c->page1 - 1;
         uint32_t w = ps_load(h, page);
         if (PS_STATE(w) != PS_COPY) {
-            c->page1 = 0; /* sealed: the sealer scans it */
+            __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE); /* sealed: the sealer scans it */
             break;
         }
         if (!ps_cas(h, page, w, w | PS_INFLIGHT))
@@ -205,7 +205,7 @@ void copier_finish_own(struct vmgc_heap *h, struct copier *c)
     if (!c->page1)
         return;
     size_t page = c->page1 - 1;
-    c->page1 = 0;
+    __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE);
     uint32_t w = ps_load(h, page);
     if (PS_STATE(w) == PS_COPY && !(w & PS_INFLIGHT) &&
         ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w))))

@@ -113,8 +113,16 @@ VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *h, vmgc_thread **out)
         *out = gc_tls_thread;
         return VMGC_OK;
     }
-    struct vmgc_thread *t = meta_calloc(1, sizeof *t);
-    if (!t)
+    /* .sol.dead-handles: a detached handle is kept (and reused here), so
+     * using it afterwards is caught by its signature, not a use-after-free */
+    lock_take(&h->threads_lock);
+    struct vmgc_thread *t = h->dead_threads;
+    if (t)
+        h->dead_threads = t->next;
+    pthread_mutex_unlock(&h->threads_lock);
+    if (t)
+        memset(t, 0, sizeof *t);
+    else if (!(t = meta_calloc(1, sizeof *t)))
         return VMGC_ENOMEM;
     pthread_attr_t attr;
     void *addr;
@@ -166,11 +174,13 @@ VMGC_API vmgc_status vmgc_thread_detach(vmgc_thread *t)
         pp = &(*pp)->next;
     if (*pp)
         *pp = t->next;
+    t->sig = THREAD_DEAD;
+    t->buf.cursor = t->buf.limit = NULL; /* the inline fast path goes slow, and fails */
+    t->next = h->dead_threads;
+    h->dead_threads = t;
     pthread_mutex_unlock(&h->threads_lock);
     pthread_setspecific(h->thread_key, NULL);
     gc_tls_thread = NULL;
-    t->sig = 0;
-    meta_free(t);
     return VMGC_OK;
 }
 

@@ -489,7 +489,7 @@ START_TEST(bad_configuration)
 END_TEST
 
 /* A thread blocked in a long system call does not delay the flip. */
-static volatile int blocked_ready;
+static int blocked_ready; /* Synchronization: atomic. */
 static void *blocked_thread(void *arg)
 {
     (void)arg;
@@ -498,7 +498,7 @@ static void *blocked_thread(void *arg)
     struct pair *volatile mine = vmgc_alloc(t, t_pair, sizeof(struct pair));
     mine->value = 99;
     vmgc_blocking_enter(t);
-    blocked_ready = 1;
+    __atomic_store_n(&blocked_ready, 1, __ATOMIC_RELEASE);
     sleep(2);
     vmgc_blocking_leave(t);
     int ok = mine->value == 99;
@@ -510,9 +510,9 @@ START_TEST(blocked_thread_does_not_delay_flip)
 {
     setup_heap(_i, 1);
     pthread_t th;
-    blocked_ready = 0;
+    __atomic_store_n(&blocked_ready, 0, __ATOMIC_RELEASE);
     pthread_create(&th, NULL, blocked_thread, NULL);
-    while (!blocked_ready)
+    while (!__atomic_load_n(&blocked_ready, __ATOMIC_ACQUIRE))
         usleep(1000);
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
