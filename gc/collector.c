@@ -30,10 +30,10 @@ static size_t count_roots(struct vmgc_heap *h)
 static void record_pause(struct vmgc_heap *h, uint64_t ns)
 {
     uint64_t k = __atomic_fetch_add(&h->st_pause_count, 1, __ATOMIC_RELAXED);
-    h->pauses[k % GC_PAUSE_RING] = ns;
+    __atomic_store_n(&h->pauses[k % GC_PAUSE_RING], ns, __ATOMIC_RELAXED);
     __atomic_fetch_add(&h->st_pause_total, ns, __ATOMIC_RELAXED);
     __atomic_store_n(&h->st_last_pause, ns, __ATOMIC_RELAXED);
-    if (ns > h->st_pause_max)
+    if (ns > __atomic_load_n(&h->st_pause_max, __ATOMIC_RELAXED))
         __atomic_store_n(&h->st_pause_max, ns, __ATOMIC_RELAXED);
 }
 
@@ -169,7 +169,7 @@ static void release_from_space(struct vmgc_heap *h)
     }
     h->ninuse = kept;
     pthread_mutex_unlock(&h->pages_lock);
-    h->st_live_after = live_pages << VM_PAGE_SHIFT;
+    __atomic_store_n(&h->st_live_after, live_pages << VM_PAGE_SHIFT, __ATOMIC_RELAXED);
 }
 
 void collector_cycle(struct vmgc_heap *h)
@@ -196,9 +196,10 @@ void collector_cycle(struct vmgc_heap *h)
     c->bytes_copied = c->objects_copied = 0;
     __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
     lock_take(&h->trigger_lock);
-    size_t live = h->st_live_after;
+    size_t live = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
     size_t next = (size_t)((double)live * (h->config.growth_factor - 1.0));
-    h->trigger_bytes = next > h->config.initial_size ? next : h->config.initial_size;
+    __atomic_store_n(&h->trigger_bytes, next > h->config.initial_size ? next : h->config.initial_size,
+                     __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
     h->cycles_done++;
     pthread_cond_broadcast(&h->done_cond);
@@ -225,7 +226,7 @@ static void *collector_main(void *arg)
 
 vmgc_status collector_start(struct vmgc_heap *h)
 {
-    h->trigger_bytes = h->config.initial_size;
+    __atomic_store_n(&h->trigger_bytes, h->config.initial_size, __ATOMIC_RELAXED);
     if (h->config.no_background)
         return VMGC_OK;
     if (pthread_create(&h->collector[0], NULL, collector_main, h) != 0)

@@ -337,7 +337,7 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->pages_scanned_by_mutator = __atomic_load_n(&h->st_mutator_scans, __ATOMIC_RELAXED);
     s->pages_scanned_by_collector = __atomic_load_n(&h->st_collector_scans, __ATOMIC_RELAXED);
     s->heap_bytes = pool_get_stats(&h->arena->pool).allocated_pages << VM_PAGE_SHIFT;
-    s->live_bytes_after_last = h->st_live_after;
+    s->live_bytes_after_last = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
     s->pause_count = __atomic_load_n(&h->st_pause_count, __ATOMIC_RELAXED);
     s->pause_total_ns = __atomic_load_n(&h->st_pause_total, __ATOMIC_RELAXED);
     s->pause_max_ns = __atomic_load_n(&h->st_pause_max, __ATOMIC_RELAXED);
@@ -353,6 +353,6 @@ VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)
     uint64_t have = count < GC_PAUSE_RING ? count : GC_PAUSE_RING;
     size_t n = have < max ? (size_t)have : max;
     for (size_t i = 0; i < n; i++)
-        ns[i] = h->pauses[(count - n + i) % GC_PAUSE_RING];
+        ns[i] = __atomic_load_n(&h->pauses[(count - n + i) % GC_PAUSE_RING], __ATOMIC_RELAXED);
     return n;
 }
