@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gc.h"
+#include "internal.h"
 #include "trap.h"
 
 /* Copier for traps of threads that are not attached (misuse, but the trap

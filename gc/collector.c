@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "error.h"
-#include "gc.h"
+#include "internal.h"
 #include "prot.h"
 #include "lock.h"
 

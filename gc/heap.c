@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "gc.h"
+#include "internal.h"
 #include "meta.h"
 #include "prot.h"
 #include "trap.h"

@@ -1,6 +1,6 @@
 # The collector (policy): reaches the OS only through src/.
 libvmgc_core_la_SOURCES += \
-	gc/gc.h \
+	gc/internal.h \
 	gc/barrier.c \
 	gc/collector.c \
 	gc/heap.c \

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "gc.h"
+#include "internal.h"
 #include "meta.h"
 #include "prot.h"
 #include "lock.h"

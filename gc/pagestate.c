@@ -4,7 +4,7 @@
 
 #include <sched.h>
 
-#include "gc.h"
+#include "internal.h"
 
 uint32_t *ps_word(struct vmgc_heap *h, size_t page)
 {

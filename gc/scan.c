@@ -10,7 +10,7 @@
 #include <sched.h>
 #include <string.h>
 
-#include "gc.h"
+#include "internal.h"
 #include "prot.h"
 
 static char *alias_of_page(struct vmgc_heap *h, size_t page)

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "gc.h"
+#include "internal.h"
 #include "meta.h"
 #include "trap.h"
 #include "lock.h"

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "gc.h"
+#include "internal.h"
 #include "prot.h"
 
 static __attribute__((noreturn)) void violated(const char *what, size_t page, uintptr_t detail)

@@ -1,4 +1,4 @@
-/* gc.h -- the collector's internal interfaces (policy layer; reaches the OS
+/* internal.h -- the collector's internal interfaces (policy layer; reaches the OS
  * only through src/).  Design: doc/design/collector.md, pagestate.md.
  */
 #ifndef VMGC_GC_H
