@@ -109,6 +109,25 @@ static void time_construction(int depth)
     }
 }
 
+#include <pthread.h>
+#include <unistd.h>
+static void *monitor(void *arg)
+{
+    (void)arg;
+    size_t peak = 0;
+    for (;;) {
+        vmgc_stats s;
+        vmgc_get_stats(heap, &s);
+        if (s.heap_bytes > peak) {
+            peak = s.heap_bytes;
+            fprintf(stderr, "heap peak %zu MiB at collection %llu (live after last %zu MiB)\n",
+                    peak >> 20, (unsigned long long)s.collections, s.live_bytes_after_last >> 20);
+        }
+        usleep(2000);
+    }
+    return NULL;
+}
+
 static double now(void)
 {
     struct timespec t;
@@ -150,6 +169,10 @@ int main(int argc, char **argv)
         vmgc_type_desc dd = {.name = "doubles", .layout = VMGC_LAYOUT_NO_POINTERS};
         vmgc_type_register(heap, &nd, &t_node);
         vmgc_type_register(heap, &dd, &t_doubles);
+        if (getenv("GCBENCH_VERBOSE")) {
+            pthread_t th;
+            pthread_create(&th, NULL, monitor, NULL);
+        }
     }
 #ifdef HAVE_GC_H
     if (sys == SYS_BOEHM || sys == SYS_BOEHM_INC) {

@@ -86,17 +86,24 @@ static size_t flip(struct vmgc_heap *h)
 static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
 {
     struct arena *a = h->arena;
-    for (size_t k = 0; k < snapshot; k++) {
-        lock_take(&h->pages_lock);
-        size_t page = k < h->ninuse ? h->inuse[k] : PD_NONE;
-        pthread_mutex_unlock(&h->pages_lock);
-        if (page == PD_NONE)
-            break;
-        uint32_t w = ps_load(h, page);
-        if (!ps_is_from(h, w))
+    size_t run_first = 0, run_n = 0;
+    for (size_t k = 0; k <= snapshot; k++) {
+        size_t page = PD_NONE, n = 0;
+        if (k < snapshot) {
+            lock_take(&h->pages_lock);
+            page = k < h->ninuse ? h->inuse[k] : PD_NONE;
+            pthread_mutex_unlock(&h->pages_lock);
+            if (page != PD_NONE && ps_is_from(h, ps_load(h, page)))
+                n = a->pt.desc[page].space == PK_LARGE_HEAD ? a->pt.desc[page].gc_word[1] : 1;
+        }
+        if (n && run_n && page == run_first + run_n) { /* .sol.batch: one call per run */
+            run_n += n;
             continue;
-        size_t n = a->pt.desc[page].space == PK_LARGE_HEAD ? a->pt.desc[page].gc_word[1] : 1;
-        prot_protect(a, pagetable_page_addr(&a->pt, page), n << VM_PAGE_SHIFT);
+        }
+        if (run_n)
+            prot_protect(a, pagetable_page_addr(&a->pt, run_first), run_n << VM_PAGE_SHIFT);
+        run_first = page;
+        run_n = n;
     }
 }
 
@@ -201,6 +208,10 @@ void collector_cycle(struct vmgc_heap *h)
     __atomic_store_n(&h->trigger_bytes, next > h->config.initial_size ? next : h->config.initial_size,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
+    /* .sol.resident-target: keep resident what the next cycle will use
+     * (live + the next trigger, twice over for copying); give the rest back */
+    size_t target = (live + __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED)) * 2;
+    pool_set_target(&h->arena->pool, target >> VM_PAGE_SHIFT);
     h->cycles_done++;
     pthread_cond_broadcast(&h->done_cond);
     pthread_mutex_unlock(&h->trigger_lock);

@@ -103,7 +103,8 @@ size_t stash_pop(struct vmgc_heap *h)
 
 /* .sol.stash: copy targets are taken in traps, where the pool's mutex may
  * not be taken; so the collector keeps a stack of free pages that a trap
- * pops without a lock.  They are protected when they become copy targets
+ * pops without a lock.  They are protected in runs ahead of time (one
+ * PROTN per run); a copier renews the protection when it takes one
  * (scan.c .sol.copy-protect). */
 vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
 {
@@ -123,6 +124,11 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
             ps_set(h, first + i, PS_MAKE(PS_STASH, 0));
         }
         pool_split_run(&h->arena->pool, first, n);
+        /* one PROTN for the run; a copier renews or redoes it on use
+         * (scan.c .sol.copy-protect) */
+        st = prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, first), n * VM_PAGE_SIZE);
+        if (st != VMGC_OK)
+            return st;
         for (size_t i = 0; i < n; i++) {
             pages_note_inuse(h, first + i);
             stash_push(h, first + i);

@@ -97,13 +97,14 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
         __atomic_store_n(&c->page1, (uint32_t)page + 1, __ATOMIC_RELEASE);
         c->used = 0;
-        /* .sol.copy-protect: COPY first, then protect: a trap (or a coarse
-         * mprotect granule's barrier) from now on seals it, and we move on.
-         * Protecting always bumps the mark's generation (prot.md
-         * .sol.mark-gen), so an older barrier run cannot expose it. */
+        /* .sol.copy-protect: COPY first, then renew the stash's protection
+         * (or protect again if a coarse mprotect granule's barrier exposed
+         * it): from now on a trap seals the page, and we move on.  Renewing
+         * bumps the mark's generation (prot.md .sol.mark-gen), so a barrier
+         * that started while it was a stash page cannot expose it. */
         ps_set(h, page, PS_MAKE(PS_COPY, cur_epoch(h)));
         char *addr = pagetable_page_addr(&h->arena->pt, page);
-        if (prot_protect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
+        if (!prot_renew(h->arena, addr) && prot_protect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
             gc_fatal("protecting a copy target failed");
         /* A sealer may have taken the (empty) page and finished it before
          * our protection took effect: then expose it again, and move on. */

@@ -111,11 +111,11 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
         return error_set(VMGC_ENOMEM, "page run request of %zu pages exceeds the heap of %zu pages",
                          npages, pool->pt->pages);
     lock_take(&pool->lock);
+    /* .sol.prefer-dirty: a resident page is reused first, zeroed through
+     * the alias if need be (~0.3 us a page) rather than faulting in a fresh
+     * one (~3 us), which would also let stale pages pile up resident. */
     int order[2] = {POOL_DIRTY, POOL_ZERO};
-    if (flags & POOL_NEED_ZERO) {
-        order[0] = POOL_ZERO;
-        order[1] = POOL_DIRTY;
-    }
+    (void)flags;
     size_t head = PD_NONE;
     int kind = 0;
     for (int k = 0; k < 2 && head == PD_NONE; k++) {

@@ -87,6 +87,17 @@ int prot_is_protected(struct arena *a, const void *addr)
     return d && (__atomic_load_n(&d->prot, __ATOMIC_ACQUIRE) & PD_READ_BARRIER);
 }
 
+int prot_renew(struct arena *a, const void *addr)
+{
+    struct page_desc *d = pagetable_lookup(&a->pt, addr);
+    uint32_t w = __atomic_load_n(&d->prot, __ATOMIC_ACQUIRE);
+    while (w & PD_READ_BARRIER)
+        if (__atomic_compare_exchange_n(&d->prot, &w, w + PD_GEN_ONE, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return 1;
+    return 0;
+}
+
 void prot_run_barrier(struct arena *a, size_t i)
 {
     struct page_desc *d = &a->pt.desc[i];

@@ -47,6 +47,12 @@ vmgc_status prot_protect(struct arena *a, void *addr, size_t len);
 vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len);
 int prot_is_protected(struct arena *a, const void *addr);
 
+/* If the page at addr is protected, bump its mark's generation so that a
+ * barrier already running for it will not clear the mark, and return 1;
+ * return 0 if it is not protected (the caller protects it).  For a page
+ * being repurposed while it may be protected.  Async-signal-safe. */
+int prot_renew(struct arena *a, const void *addr);
+
 /* Ready [first, +n) for kernel access: resolve every protected page. */
 vmgc_status prot_ready(struct arena *a, size_t first, size_t n);
 
