@@ -27,6 +27,24 @@ static size_t count_roots(struct vmgc_heap *h)
     return n;
 }
 
+/* .sol.prefault-roots: the flip copies what precise roots point at, reading
+ * it through the collector view; touch those pages there first, so the
+ * page faults happen before the pause.  roots_lock held. */
+static void prefault_root_targets(struct vmgc_heap *h)
+{
+    struct vm_space *vm = &h->arena->vm;
+    uintptr_t last = 0;
+    for (struct root_range *r = h->roots; r; r = r->next)
+        for (size_t i = 0; i < r->count; i++) {
+            void *p = r->slots[i];
+            uintptr_t page = (uintptr_t)p & ~(uintptr_t)VM_PAGE_MASK;
+            if (page != last && vm_contains(vm, p)) {
+                (void)*(volatile const char *)vm_alias_of(vm, (void *)page);
+                last = page;
+            }
+        }
+}
+
 static void record_pause(struct vmgc_heap *h, uint64_t ns)
 {
     uint64_t k = __atomic_fetch_add(&h->st_pause_count, 1, __ATOMIC_RELAXED);
@@ -49,6 +67,7 @@ static size_t flip(struct vmgc_heap *h)
     size_t nroots = count_roots(h);
     if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)
         gc_fatal("out of memory for the copy reserve at the start of a collection");
+    prefault_root_targets(h);
     /* .sol.stamp: held across the stop, so no page is stamped with the
      * epoch we are about to retire (pages.c). */
     lock_take(&h->pages_lock);

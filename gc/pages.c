@@ -129,6 +129,9 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
         st = prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, first), n * VM_PAGE_SIZE);
         if (st != VMGC_OK)
             return st;
+        /* .sol.prefault: copies write through the collector view; map it
+         * now, not in the flip's pause or in a trap */
+        vm_prefault_alias(&h->arena->vm, first << VM_PAGE_SHIFT, n << VM_PAGE_SHIFT);
         for (size_t i = 0; i < n; i++) {
             pages_note_inuse(h, first + i);
             stash_push(h, first + i);

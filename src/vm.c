@@ -110,3 +110,13 @@ vmgc_status vm_punch(struct vm_space *vm, size_t offset, size_t len)
         return error_sys("returning heap pages to the OS (fallocate PUNCH_HOLE)", errno);
     return VMGC_OK;
 }
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+void vm_prefault_alias(struct vm_space *vm, size_t offset, size_t len)
+{
+    if (offset < vm->size && len <= vm->size - offset)
+        sys.madvise(vm->alias + offset, len, MADV_POPULATE_WRITE);
+}

@@ -39,6 +39,11 @@ int vm_check(const struct vm_space *vm);
  * views and cost no memory.  offset and len page-aligned. */
 vmgc_status vm_punch(struct vm_space *vm, size_t offset, size_t len);
 
+/* Map [offset, +len) of the collector view now (MADV_POPULATE_WRITE,
+ * Linux 5.14+), so the collector's first writes there do not fault.
+ * Best effort: an older kernel just faults later. */
+void vm_prefault_alias(struct vm_space *vm, size_t offset, size_t len);
+
 static inline int vm_contains(const struct vm_space *vm, const void *p)
 {
     return (uintptr_t)p - (uintptr_t)vm->base < vm->size;
