@@ -55,7 +55,7 @@ else
 fi
 
 if build build-asan --enable-sanitizer=address; then
-    (cd build-asan && VMGC_STRESS_CYCLES=10 CK_TIMEOUT_MULTIPLIER=4 ASAN_OPTIONS=allow_user_segv_handler=1:handle_segv=0:handle_sigbus=0:detect_leaks=0 \
+    (cd build-asan && VMGC_STRESS_CYCLES=10 CK_TIMEOUT_MULTIPLIER=4 ASAN_OPTIONS=allow_user_segv_handler=1:handle_segv=0:handle_sigbus=0:detect_leaks=0:allocator_may_return_null=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
     tally build-asan "check under ASan+UBSan" $?
 else
@@ -65,7 +65,7 @@ fi
 # jemalloc is not instrumented for TSan (its internal trylocks read as double
 # locks), so the TSan build uses the libc metadata allocator.
 if build build-tsan --enable-sanitizer=thread --with-metadata-malloc=libc; then
-    (cd build-tsan && VMGC_STRESS_CYCLES=10 CK_TIMEOUT_MULTIPLIER=4 TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1 make -s -j"$jobs" check >/dev/null 2>&1)
+    (cd build-tsan && VMGC_STRESS_CYCLES=10 CK_TIMEOUT_MULTIPLIER=4 TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1:allocator_may_return_null=1 make -s -j"$jobs" check >/dev/null 2>&1)
     tally build-tsan "check under TSan" $?
 else
     echo "== TSan build failed"; failed=$((failed + 1))
