@@ -110,7 +110,6 @@ struct vmgc_heap {
     struct vmgc_thread *threads;
     struct vmgc_thread *dead_threads; /* detached handles, reused by attach, freed with the heap */
     pthread_key_t thread_key;
-    int stop_signal;
     uint32_t world_stopped; /* stop generation, odd while stopped; futex word.  Synchronization: atomic. */
     sem_t stop_ack;
 

@@ -4,55 +4,38 @@
 #include "config.h"
 
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "internal.h"
 #include "meta.h"
+#include "stop.h"
 #include "trap.h"
 #include "lock.h"
 
 /* The calling thread's handle.  initial-exec: read in signal handlers. */
 __thread struct vmgc_thread *gc_tls_thread __attribute__((tls_model("initial-exec")));
 
-#define GC_STOP_SIGNAL SIGPWR
-
-static void futex_wait(uint32_t *addr, uint32_t val)
+/* .sol.stop-handler: async-signal-safe (src/stop.c saves errno).  The
+ * interrupted registers are in the signal frame on this thread's stack,
+ * below which nothing is live, so scanning from here to the stack base
+ * covers registers and stack. */
+static void stop_here(void)
 {
-    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake_all(uint32_t *addr)
-{
-    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
-/* .sol.stop-handler: async-signal-safe.  The interrupted registers are in
- * the signal frame on this thread's stack, below which nothing is live, so
- * scanning from here to the stack base covers registers and stack. */
-static void stop_handler(int sig, siginfo_t *si, void *uc)
-{
-    (void)sig, (void)si, (void)uc;
-    int saved = errno;
     struct vmgc_thread *t = gc_tls_thread;
-    if (t && t->sig == THREAD_SIG) {
-        struct vmgc_heap *h = t->heap;
-        volatile char here = 0;
-        t->stack_sp = (char *)&here;
-        /* .sol.stop-generation: wait for the end of *this* stop.  Waiting
-         * for "not stopped" would let a thread still leaving one stop sleep
-         * through the next one without acknowledging it. */
-        uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE);
-        sem_post(&h->stop_ack);
-        while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE) == gen)
-            futex_wait(&h->world_stopped, gen);
-    }
-    errno = saved;
+    if (!t || t->sig != THREAD_SIG)
+        return;
+    struct vmgc_heap *h = t->heap;
+    volatile char here = 0;
+    t->stack_sp = (char *)&here;
+    /* .sol.stop-generation: wait for the end of *this* stop.  Waiting for
+     * "not stopped" would let a thread still leaving one stop sleep through
+     * the next one without acknowledging it. */
+    uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE);
+    sem_post(&h->stop_ack);
+    while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE) == gen)
+        stop_park(&h->world_stopped, gen);
 }
 
 static void thread_key_destructor(void *p)
@@ -67,21 +50,11 @@ static void thread_key_destructor(void *p)
 
 vmgc_status threads_init(struct vmgc_heap *h)
 {
-    h->stop_signal = GC_STOP_SIGNAL;
     if (sem_init(&h->stop_ack, 0, 0) != 0)
         return error_sys("sem_init", errno);
     if (pthread_key_create(&h->thread_key, thread_key_destructor) != 0)
         return error_set(VMGC_ENOMEM, "no pthread key left for vmgc's thread registry");
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = stop_handler;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigfillset(&sa.sa_mask);
-    sigdelset(&sa.sa_mask, SIGSEGV);
-    sigdelset(&sa.sa_mask, SIGBUS);
-    if (sigaction(h->stop_signal, &sa, NULL) != 0)
-        return error_sys("installing the thread-stop handler (sigaction SIGPWR)", errno);
-    return VMGC_OK;
+    return stop_install(stop_here);
 }
 
 void threads_fini(struct vmgc_heap *h)
@@ -207,7 +180,7 @@ VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
         uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_SEQ_CST);
         if (!(gen & 1))
             break;
-        futex_wait(&h->world_stopped, gen);
+        stop_park(&h->world_stopped, gen);
     }
 }
 
@@ -221,7 +194,7 @@ void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
         if (t == self || __atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == TS_BLOCKED)
             continue;
-        if (pthread_kill(t->pthread, h->stop_signal) == 0)
+        if (stop_send(t->pthread) == 0)
             n++;
     }
     for (unsigned i = 0; i < n; i++)
@@ -232,6 +205,6 @@ void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
 void threads_start_world(struct vmgc_heap *h)
 {
     __atomic_fetch_add(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* even: running */
-    futex_wake_all(&h->world_stopped);
+    stop_wake_all(&h->world_stopped);
     pthread_mutex_unlock(&h->threads_lock);
 }

@@ -14,6 +14,7 @@ libvmgc_core_la_SOURCES = \
 	src/prot.c src/prot.h \
 	src/protmprotect.c \
 	src/protuffd.c \
+	src/stop.c src/stop.h \
 	src/sys.c src/sys.h \
 	src/trap.c src/trap.h \
 	src/uffd_compat.h \

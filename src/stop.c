@@ -1,0 +1,56 @@
+/* stop.c -- stop signal and futex parking.  Design: doc/design/threads.md. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "stop.h"
+
+#define STOP_SIGNAL SIGPWR
+
+static void (*stop_fn)(void); /* Synchronization: set before any thread is signalled. */
+
+static void stop_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig, (void)si, (void)uc;
+    int saved = errno;
+    if (stop_fn)
+        stop_fn();
+    errno = saved;
+}
+
+vmgc_status stop_install(void (*fn)(void))
+{
+    stop_fn = fn;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = stop_handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    sigdelset(&sa.sa_mask, SIGSEGV); /* heap traps stay deliverable */
+    sigdelset(&sa.sa_mask, SIGBUS);
+    if (sigaction(STOP_SIGNAL, &sa, NULL) != 0)
+        return error_sys("installing the thread-stop handler (sigaction SIGPWR)", errno);
+    return VMGC_OK;
+}
+
+int stop_send(pthread_t thread)
+{
+    return pthread_kill(thread, STOP_SIGNAL);
+}
+
+void stop_park(uint32_t *word, uint32_t value)
+{
+    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+}
+
+void stop_wake_all(uint32_t *word)
+{
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
