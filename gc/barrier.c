@@ -100,7 +100,7 @@ int barrier_trap(void *ctx, void *page_addr)
         if (fault && pagetable_index(&h->arena->pt, fault) != page)
             return 0; /* a neighbour in a coarse granule */
         char msg[160];
-        size_t n = put(msg, 0, sizeof msg, "vmgc: the program touched a heap page that holds no "
+        size_t n = put(msg, 0, sizeof msg, "the program touched a heap page that holds no "
                                            "live objects (a wild pointer); page state ");
         n = put_hex(msg, n, sizeof msg, ps_load(h, ps_head_of(h, page)));
         msg[n] = '\0';

@@ -154,6 +154,17 @@ void copier_seal(struct vmgc_heap *h, size_t page, struct copier *c, int in_sign
     }
 }
 
+/* A copier's page that it has scanned to the end becomes black, unless a
+ * sealer took it meanwhile (then the sealer finishes it). */
+static void finish_scanned_copy_page(struct vmgc_heap *h, struct copier *c, size_t page,
+                                     int in_signal)
+{
+    uint32_t w = ps_load(h, page);
+    if (PS_STATE(w) == PS_COPY && !(w & PS_INFLIGHT) &&
+        ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w))))
+        scan_page(h, c, page, in_signal);
+}
+
 /* .sol.cheney: scan the objects this copier copied into its own page, in
  * place, holding PS_INFLIGHT so a sealer waits; copies go on into the same
  * page while it has room.  Without this, a copier that runs out of grey
@@ -191,11 +202,7 @@ int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
         __atomic_fetch_and(ps_word(h, page), ~(uint32_t)PS_INFLIGHT, __ATOMIC_ACQ_REL);
         if (c->page1 == page + 1)
             break; /* still our fill page, scanned to the end */
-        /* full and scanned to the end: finish it unless sealed meanwhile */
-        w = ps_load(h, page);
-        if (PS_STATE(w) == PS_COPY && !(w & PS_INFLIGHT) &&
-            ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w))))
-            scan_page(h, c, page, in_signal);
+        finish_scanned_copy_page(h, c, page, in_signal); /* full, scanned to the end */
     }
     return any;
 }
@@ -207,10 +214,7 @@ void copier_finish_own(struct vmgc_heap *h, struct copier *c)
         return;
     size_t page = c->page1 - 1;
     __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE);
-    uint32_t w = ps_load(h, page);
-    if (PS_STATE(w) == PS_COPY && !(w & PS_INFLIGHT) &&
-        ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w))))
-        scan_page(h, c, page, 0);
+    finish_scanned_copy_page(h, c, page, 0);
 }
 
 /* ---- forwarding ---- */

@@ -117,7 +117,9 @@ vmgc_status arena_alloc_pages(struct arena *a, size_t npages, unsigned flags, vo
 }
 
 /* .sol.release-exposed: a released run must not stay protected, or the
- * next owner of the pages would trap on them. */
+ * next owner of the pages would trap on them.  It is exposed before it goes
+ * back to the pool: the other order would let a new owner take and protect
+ * the pages, and then have its protection cleared by ours. */
 vmgc_status arena_release_pages(struct arena *a, void *pages, size_t npages)
 {
     size_t first, n;
@@ -128,10 +130,12 @@ vmgc_status arena_release_pages(struct arena *a, void *pages, size_t npages)
     for (size_t i = first; i < first + n && !protected_any; i++)
         protected_any = (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) &
                          (PD_READ_BARRIER | PD_PHYS_NONE)) != 0;
-    st = pool_release(&a->pool, first, n);
-    if (st == VMGC_OK && protected_any)
+    if (protected_any) {
         st = prot_unprotect(a, pages, npages << VM_PAGE_SHIFT);
-    return st;
+        if (st != VMGC_OK)
+            return st;
+    }
+    return pool_release(&a->pool, first, n);
 }
 
 const char *arena_backend_name(const struct arena *a)

@@ -76,10 +76,12 @@ void trap_fatal(const char *msg, const void *addr)
     len = 13;
     memcpy(buf + len, msg, m);
     len += m;
-    memcpy(buf + len, " (address ", 10);
-    len += 10;
-    len += fmt_hex(buf + len, (uintptr_t)addr);
-    buf[len++] = ')';
+    if (addr) {
+        memcpy(buf + len, " (address ", 10);
+        len += 10;
+        len += fmt_hex(buf + len, (uintptr_t)addr);
+        buf[len++] = ')';
+    }
     buf[len++] = '\n';
     ssize_t w = write(STDERR_FILENO, buf, len);
     (void)w;

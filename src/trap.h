@@ -29,7 +29,8 @@ vmgc_status trap_handlers_intact(void);
  * in a trap callback), or NULL outside a trap.  Async-signal-safe. */
 const void *trap_fault_address(void);
 
-/* Write msg and the address to stderr and abort.  Async-signal-safe. */
+/* Write msg and the address (when not NULL) to stderr and abort.
+ * Async-signal-safe. */
 __attribute__((noreturn)) void trap_fatal(const char *msg, const void *addr);
 
 /* Block async signals for a section that holds a lock the trap path also
