@@ -27,6 +27,7 @@ static vmgc_heap *heap;
 static vmgc_type t_node, t_array, t_bytes;
 static uint64_t cycles_target;
 static int stop_flag;
+static int mutators_started; /* cycles begin only once every mutator has built something */
 
 /* Check's assertions are not safe off the main thread: fail loudly here. */
 #define REQUIRE(cond, ...)                                                          \
@@ -66,6 +67,7 @@ struct mutator {
     void *slots[SLOTS]; /* precise roots */
     uint64_t next_id;
     uint64_t verified;
+    uint64_t cycles_seen; /* cycles after which this thread verified its graph */
     vmgc_thread *t;
 };
 
@@ -198,6 +200,9 @@ static void *mutator_main(void *arg)
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
     uint64_t seen = s.collections;
+    for (int k = 0; k < 200; k++)
+        step(m);
+    __atomic_add_fetch(&mutators_started, 1, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&stop_flag, __ATOMIC_ACQUIRE)) {
         for (int k = 0; k < 200; k++)
             step(m);
@@ -205,6 +210,7 @@ static void *mutator_main(void *arg)
         if (s.collections != seen) { /* verify everything after every cycle */
             seen = s.collections;
             verify_all(m);
+            m->cycles_seen++;
         }
         uint64_t r = test_rand(&m->rng) % 100;
         if (r == 0) { /* detach and come back (data stays in precise roots) */
@@ -216,6 +222,9 @@ static void *mutator_main(void *arg)
             vmgc_blocking_leave(m->t);
         }
     }
+    vmgc_get_stats(heap, &s);
+    if (s.collections != seen)
+        m->cycles_seen++;
     verify_all(m);
     REQUIRE(vmgc_root_remove(heap, m->slots) == VMGC_OK, "%s", vmgc_last_error());
     REQUIRE(vmgc_thread_detach(m->t) == VMGC_OK, "%s", vmgc_last_error());
@@ -243,22 +252,29 @@ START_TEST(stress)
     static struct mutator m[THREADS];
     pthread_t th[THREADS];
     stop_flag = 0;
+    mutators_started = 0;
     for (int i = 0; i < THREADS; i++) {
         memset(&m[i], 0, sizeof m[i]);
         m[i].id = i + 1;
         m[i].rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
-        pthread_create(&th[i], NULL, mutator_main, &m[i]);
+        ck_assert_int_eq(pthread_create(&th[i], NULL, mutator_main, &m[i]), 0);
     }
+    /* Without this wait a fast machine runs every cycle before the mutators
+     * have attached, and the test would verify an empty heap. */
+    while (__atomic_load_n(&mutators_started, __ATOMIC_ACQUIRE) < THREADS)
+        usleep(100);
     vmgc_stats s;
     do {
         ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
         vmgc_get_stats(heap, &s);
     } while (s.collections < cycles_target);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELEASE);
-    uint64_t verified = 0;
+    uint64_t verified = 0, least_cycles_seen = UINT64_MAX;
     for (int i = 0; i < THREADS; i++) {
         pthread_join(th[i], NULL);
         verified += m[i].verified;
+        if (m[i].cycles_seen < least_cycles_seen)
+            least_cycles_seen = m[i].cycles_seen;
     }
     vmgc_get_stats(heap, &s);
     fprintf(stderr,
@@ -272,6 +288,7 @@ START_TEST(stress)
             s.live_bytes_after_last >> 10);
     ck_assert_uint_ge(s.collections, cycles_target);
     ck_assert_uint_gt(verified, 0);
+    ck_assert_uint_gt(least_cycles_seen, 0); /* every thread verified across a cycle */
     ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
 }
 END_TEST
