@@ -211,6 +211,8 @@ void collector_cycle(struct vmgc_heap *h)
     size_t snapshot = flip(h);
     struct copier *c = &h->main_copier;
     protect_from_space(h, snapshot);
+    if (h->test_after_from_space_unmapped)
+        h->test_after_from_space_unmapped(h);
     drain(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);

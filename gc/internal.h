@@ -150,6 +150,10 @@ struct vmgc_heap {
     uint64_t st_pause_count, st_pause_total, st_pause_max, st_last_pause;
     size_t st_live_after;
     uint64_t pauses[GC_PAUSE_RING];
+
+    /* Tests only: runs in the collector once from-space is unmapped, so a
+     * test can touch from-space at a known moment instead of racing a timer. */
+    void (*test_after_from_space_unmapped)(struct vmgc_heap *h);
 };
 
 /* ---- pagestate.c ---- */

@@ -12,6 +12,7 @@
 
 #include "testlib.h"
 #include "vmgc.h"
+#include "internal.h" /* the test hook in struct vmgc_heap */
 
 struct pair {
     struct pair *next;
@@ -234,16 +235,31 @@ static void misuse_detached(void)
 
 static uintptr_t *hidden_slot;
 
-/* Not attached: its reads are invisible to the collector. */
+static int from_space_unmapped; /* set by the hook; the toucher waits for it */
+
+/* Not attached: its reads are invisible to the collector.  It touches the
+ * disguised pointer once, after from-space is unmapped; the access must end
+ * the process with the diagnostic. */
 static void *unattached_toucher(void *arg)
 {
     (void)arg;
-    for (;;) { /* volatile: every iteration really reads the heap */
-        uintptr_t enc = *(volatile uintptr_t *)hidden_slot;
-        volatile uintptr_t v = *(volatile uintptr_t *)&((struct pair *)(enc ^ 1))->value;
-        (void)v;
-    }
+    while (!__atomic_load_n(&from_space_unmapped, __ATOMIC_ACQUIRE))
+        usleep(100);
+    uintptr_t enc = *(volatile uintptr_t *)hidden_slot;
+    volatile uintptr_t v = *(volatile uintptr_t *)&((struct pair *)(enc ^ 1))->value;
+    (void)v;
+    __atomic_store_n(&from_space_unmapped, 2, __ATOMIC_RELEASE); /* not caught */
     return NULL;
+}
+
+/* Holds the first cycle after from-space is unmapped until the toucher has
+ * touched; later cycles pass through. */
+static void after_from_space_unmapped(struct vmgc_heap *h)
+{
+    h->test_after_from_space_unmapped = NULL;
+    __atomic_store_n(&from_space_unmapped, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&from_space_unmapped, __ATOMIC_ACQUIRE) != 2)
+        usleep(100);
 }
 
 static __attribute__((noinline)) void hide_one(void)
@@ -265,15 +281,11 @@ static void touch_hidden_pointer(void)
     vmgc_type_register(heap, &pd, &t_pair);
     hidden_slot = malloc(sizeof *hidden_slot);
     hide_one();
-    /* touch from now on: once its page is freed and reused, the dangling
-     * pointer reads whatever is there; the diagnostic covers the cycle */
+    build_list(2000); /* moves the allocation page on: the hidden object's page is not pinned */
     pthread_t th;
     pthread_create(&th, NULL, unattached_toucher, NULL);
-    static void *root;
-    vmgc_root_add(heap, &root, 1);
-    root = build_list(400000); /* live data, so the concurrent phase takes a while */
-    for (int k = 0; k < 20; k++)
-        vmgc_collect(heap, 1);
+    heap->test_after_from_space_unmapped = after_from_space_unmapped;
+    vmgc_collect(heap, 1);
     fprintf(stderr, "no from-space access was caught\n");
 }
 
