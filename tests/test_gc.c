@@ -540,12 +540,17 @@ START_TEST(blocked_thread_does_not_delay_flip)
 END_TEST
 
 /* Threads attach, allocate, detach while background cycles run. */
+static int churners_running, attachments_spanning_a_cycle;
+
 static void *churn(void *arg)
 {
     (void)arg;
     for (int k = 0; k < 100; k++) {
         vmgc_thread *t;
-        ck_assert_int_eq(vmgc_thread_attach(heap, &t), VMGC_OK);
+        vmgc_stats before, after;
+        if (vmgc_thread_attach(heap, &t) != VMGC_OK)
+            abort();
+        vmgc_get_stats(heap, &before);
         struct pair *l = NULL;
         for (int i = 0; i < 300; i++) {
             struct pair *p = vmgc_alloc(t, t_pair, sizeof *p);
@@ -553,11 +558,23 @@ static void *churn(void *arg)
             p->next = l;
             l = p;
         }
+        /* every tenth attachment stays, allocating, until a cycle has ended */
+        for (int spin = 0; k % 10 == 0 && spin < 1000000; spin++) {
+            vmgc_alloc(t, t_pair, sizeof *l);
+            vmgc_get_stats(heap, &after);
+            if (after.collections != before.collections)
+                break;
+        }
         for (int i = 299; i >= 0; i--, l = l->next)
             if (l->value != (uintptr_t)i)
                 abort();
-        ck_assert_int_eq(vmgc_thread_detach(t), VMGC_OK);
+        vmgc_get_stats(heap, &after);
+        if (after.collections != before.collections)
+            __atomic_add_fetch(&attachments_spanning_a_cycle, 1, __ATOMIC_RELAXED);
+        if (vmgc_thread_detach(t) != VMGC_OK)
+            abort();
     }
+    __atomic_sub_fetch(&churners_running, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
@@ -565,12 +582,17 @@ START_TEST(attach_detach_during_cycles)
 {
     setup_heap(_i, 1);
     pthread_t th[2];
+    churners_running = 2;
+    attachments_spanning_a_cycle = 0;
     for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, churn, NULL);
-    for (int k = 0; k < 20; k++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, churn, NULL), 0);
+    /* cycles for as long as threads come and go, and at least 20 */
+    for (int k = 0; k < 20 || __atomic_load_n(&churners_running, __ATOMIC_ACQUIRE); k++)
         vmgc_collect(heap, 1);
     for (int i = 0; i < 2; i++)
         pthread_join(th[i], NULL);
+    /* 2 threads x 10 attachments wait (bounded) for a cycle end */
+    ck_assert_int_ge(attachments_spanning_a_cycle, 10);
     teardown_heap();
 }
 END_TEST
