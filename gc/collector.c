@@ -104,6 +104,8 @@ static size_t flip(struct vmgc_heap *h)
     pthread_mutex_unlock(&h->pages_lock);
     pthread_mutex_unlock(&h->roots_lock);
     record_pause(h, pause);
+    if (h->config.on_pause)
+        h->config.on_pause(h->config.on_pause_ctx, t0, pause);
     return snapshot;
 }
 

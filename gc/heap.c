@@ -337,6 +337,7 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->pages_scanned_by_mutator = __atomic_load_n(&h->st_mutator_scans, __ATOMIC_RELAXED);
     s->pages_scanned_by_collector = __atomic_load_n(&h->st_collector_scans, __ATOMIC_RELAXED);
     s->heap_bytes = pool_get_stats(&h->arena->pool).allocated_pages << VM_PAGE_SHIFT;
+    s->resident_bytes = vm_resident_bytes(&h->arena->vm);
     s->live_bytes_after_last = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
     s->pause_count = __atomic_load_n(&h->st_pause_count, __ATOMIC_RELAXED);
     s->pause_total_ns = __atomic_load_n(&h->st_pause_total, __ATOMIC_RELAXED);

@@ -72,6 +72,11 @@ typedef uint32_t vmgc_type;
  * message naming the limit and abort. */
 typedef void (*vmgc_oom_fn)(vmgc_heap *heap, size_t request, void *ctx);
 
+/* Told after every stop-the-world pause (the flip), in the thread that ran
+ * it, once the world runs again: start on CLOCK_MONOTONIC and length, in
+ * nanoseconds.  Must not call back into the collector. */
+typedef void (*vmgc_pause_fn)(void *ctx, uint64_t start_ns, uint64_t duration_ns);
+
 typedef struct vmgc_config {
     size_t heap_limit;        /* most bytes of heap pages in use; 0: reservation / 2 */
     size_t initial_size;      /* bytes allocated before the first collection; 0: 8 MiB */
@@ -85,6 +90,8 @@ typedef struct vmgc_config {
     int no_background;        /* collect only in vmgc_collect() (tests, benchmarks) */
     vmgc_oom_fn out_of_memory;
     void *out_of_memory_ctx;
+    vmgc_pause_fn on_pause;   /* NULL: none */
+    void *on_pause_ctx;
 } vmgc_config;
 
 /* Fill *config with the defaults. */
@@ -177,6 +184,7 @@ typedef struct vmgc_stats {
     uint64_t pages_scanned_by_mutator;
     uint64_t pages_scanned_by_collector;
     size_t heap_bytes;         /* pages in use now */
+    size_t resident_bytes;     /* memory the heap holds from the OS now, each page once */
     size_t live_bytes_after_last; /* to-space after the last collection */
     uint64_t pause_count;
     uint64_t pause_total_ns;

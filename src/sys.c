@@ -48,6 +48,7 @@ static const struct sys_table sys_real = {
     .memfd_create = memfd_create,
     .ioctl = sys_ioctl_real,
     .close = close,
+    .fstat = fstat,
     .userfaultfd = sys_userfaultfd_real,
 };
 

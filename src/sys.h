@@ -9,6 +9,7 @@
 #define VMGC_SYS_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct sys_table {
@@ -21,6 +22,7 @@ struct sys_table {
     int (*memfd_create)(const char *name, unsigned int flags);
     int (*ioctl)(int fd, unsigned long request, void *arg);
     int (*close)(int fd);
+    int (*fstat)(int fd, struct stat *st);
     long (*userfaultfd)(int flags);
 };
 

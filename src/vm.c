@@ -115,6 +115,14 @@ vmgc_status vm_punch(struct vm_space *vm, size_t offset, size_t len)
 #define MADV_POPULATE_WRITE 23
 #endif
 
+size_t vm_resident_bytes(const struct vm_space *vm)
+{
+    struct stat st;
+    if (sys.fstat(vm->fd, &st) != 0)
+        return 0;
+    return (size_t)st.st_blocks * 512; /* st_blocks is in 512-byte units */
+}
+
 void vm_prefault_alias(struct vm_space *vm, size_t offset, size_t len)
 {
     if (offset < vm->size && len <= vm->size - offset)

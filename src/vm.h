@@ -44,6 +44,10 @@ vmgc_status vm_punch(struct vm_space *vm, size_t offset, size_t len);
  * Best effort: an older kernel just faults later. */
 void vm_prefault_alias(struct vm_space *vm, size_t offset, size_t len);
 
+/* Bytes of memory the memfd holds now: each page once, however many views
+ * map it (RSS counts a page once per view).  0 if the kernel will not say. */
+size_t vm_resident_bytes(const struct vm_space *vm);
+
 static inline int vm_contains(const struct vm_space *vm, const void *p)
 {
     return (uintptr_t)p - (uintptr_t)vm->base < vm->size;

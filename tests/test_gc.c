@@ -36,7 +36,7 @@ static void trace_tagged(void *obj, size_t size, vmgc_visit_fn visit, void *ctx)
     }
 }
 
-static void setup_heap(int backend, int background)
+static void setup_heap_with(int backend, int background, vmgc_pause_fn on_pause)
 {
     vmgc_config c;
     vmgc_config_init(&c);
@@ -44,6 +44,7 @@ static void setup_heap(int backend, int background)
     c.barrier = test_backends[backend];
     c.no_background = !background;
     c.verify = 1;
+    c.on_pause = on_pause;
     ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
     ck_assert_int_eq(vmgc_thread_attach(heap, &me), VMGC_OK);
     vmgc_type_desc pd = {.name = "pair", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 3};
@@ -54,6 +55,11 @@ static void setup_heap(int backend, int background)
     ck_assert_int_eq(vmgc_type_register(heap, &ad, &t_array), VMGC_OK);
     vmgc_type_desc td = {.name = "tagged", .layout = VMGC_LAYOUT_TRACE, .trace = trace_tagged};
     ck_assert_int_eq(vmgc_type_register(heap, &td, &t_tagged), VMGC_OK);
+}
+
+static void setup_heap(int backend, int background)
+{
+    setup_heap_with(backend, background, NULL);
 }
 
 static void teardown_heap(void)
@@ -539,6 +545,61 @@ START_TEST(blocked_thread_does_not_delay_flip)
 }
 END_TEST
 
+static uint64_t pause_start[8], pause_length[8];
+static unsigned pauses_told;
+
+static void note_pause(void *ctx, uint64_t start_ns, uint64_t duration_ns)
+{
+    (void)ctx;
+    if (pauses_told < 8) {
+        pause_start[pauses_told] = start_ns;
+        pause_length[pauses_told] = duration_ns;
+    }
+    pauses_told++;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Every flip is told to on_pause with the figures the statistics keep, and
+ * resident_bytes counts heap memory once although two views map it. */
+START_TEST(pauses_are_told_and_memory_counted_once)
+{
+    pauses_told = 0;
+    setup_heap_with(_i, 0, note_pause);
+    static void *root;
+    ck_assert_int_eq(vmgc_root_add(heap, &root, 1), VMGC_OK);
+    root = build_list(100000); /* 100k x 24 bytes: ~2.3 MiB live */
+    uint64_t before = monotonic_ns();
+    for (int k = 0; k < 3; k++)
+        vmgc_collect(heap, 1);
+    uint64_t after = monotonic_ns();
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    uint64_t kept[3];
+    ck_assert_uint_eq(pauses_told, 3);
+    ck_assert_uint_eq(s.pause_count, 3);
+    ck_assert_uint_eq(vmgc_get_pauses(heap, kept, 3), 3);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_uint_eq(pause_length[k], kept[k]);
+        ck_assert_uint_ge(pause_start[k], k ? pause_start[k - 1] + pause_length[k - 1] : before);
+        ck_assert_uint_le(pause_start[k] + pause_length[k], after);
+    }
+    size_t live = (size_t)100000 * 24;
+    ck_assert_msg(s.resident_bytes >= live, "resident %zu < live %zu", s.resident_bytes, live);
+    /* each page once: the copies of the last cycle and what was not yet
+     * returned fit well within 8x the live data */
+    ck_assert_msg(s.resident_bytes <= 8 * live + ((size_t)8 << 20), "resident %zu for %zu live",
+                  s.resident_bytes, live);
+    ck_assert_int_eq(vmgc_root_remove(heap, &root), VMGC_OK);
+    teardown_heap();
+}
+END_TEST
+
 /* Threads attach, allocate, detach while background cycles run. */
 static int churners_running, attachments_spanning_a_cycle;
 
@@ -617,6 +678,7 @@ int main(void)
     tcase_add_test(tc, bad_configuration);
     tcase_add_loop_test(tc, blocked_thread_does_not_delay_flip, 0, 2);
     tcase_add_loop_test(tc, attach_detach_during_cycles, 0, 2);
+    tcase_add_loop_test(tc, pauses_are_told_and_memory_counted_once, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
