@@ -1,0 +1,427 @@
+/* harness.c -- the benchmark suite's common part: see harness.h. */
+#include "config.h"
+
+#include "harness.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mmu.h"
+
+enum bench_system bench_sys;
+vmgc_heap *bench_heap;
+__thread vmgc_thread *bench_me;
+
+static const char *const system_names[] = {
+    [SYS_VMGC_UFFD] = "vmgc-uffd",   [SYS_VMGC_MPROTECT] = "vmgc-mprotect",
+    [SYS_BOEHM] = "boehm",           [SYS_BOEHM_INCREMENTAL] = "boehm-incremental",
+    [SYS_GLIBC] = "glibc",           [SYS_JEMALLOC] = "jemalloc",
+};
+
+static const char *workload_name;
+static int full_size;
+static int opt_argc;
+static char **opt_argv;
+static const char *pauses_file, *mmu_file;
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+void bench_fail(const char *what)
+{
+    fprintf(stderr, "%s (%s): %s\n", workload_name, system_names[bench_sys], what);
+    exit(1);
+}
+
+/* ---- pauses -------------------------------------------------------------
+ * Appended by whichever thread ran the pause (vmgc's flip, Boehm's event
+ * callback under its lock); pauses never overlap, the index is atomic. */
+enum { PAUSES_MAX = 1 << 20 };
+static struct pause *pauses;
+static size_t npauses;
+
+static void pause_add(uint64_t start, uint64_t length)
+{
+    size_t k = __atomic_fetch_add(&npauses, 1, __ATOMIC_RELAXED);
+    if (k < PAUSES_MAX) {
+        pauses[k].start = start;
+        pauses[k].length = length;
+    }
+}
+
+static void vmgc_pause(void *ctx, uint64_t start_ns, uint64_t duration_ns)
+{
+    (void)ctx;
+    pause_add(start_ns, duration_ns);
+}
+
+#ifdef HAVE_GC_H
+/* A full collection (START..END) stops the allocating thread for all of
+ * it, marking and sweeping; an incremental collection's final mark stops
+ * the world (PRE_STOP_WORLD..POST_START_WORLD) outside any START..END. */
+static uint64_t boehm_full_start, boehm_stop_start;
+static int boehm_in_full;
+
+static void boehm_event(GC_EventType e)
+{
+    switch (e) {
+    case GC_EVENT_START:
+        boehm_in_full = 1;
+        boehm_full_start = now_ns();
+        break;
+    case GC_EVENT_END:
+        if (boehm_in_full)
+            pause_add(boehm_full_start, now_ns() - boehm_full_start);
+        boehm_in_full = 0;
+        break;
+    case GC_EVENT_PRE_STOP_WORLD:
+        boehm_stop_start = now_ns();
+        break;
+    case GC_EVENT_POST_START_WORLD:
+        if (!boehm_in_full)
+            pause_add(boehm_stop_start, now_ns() - boehm_stop_start);
+        break;
+    default:
+        break;
+    }
+}
+#endif
+
+/* ---- memory -------------------------------------------------------------
+ * RSS counts a vmgc heap page once per view (mutator and collector), so the
+ * footprint is sampled instead: anonymous + file memory, plus the heap's
+ * own memory counted once (vmgc) or shared memory (everyone else). */
+static size_t peak_footprint;
+static int sampler_stop;
+static pthread_t sampler;
+
+static size_t status_kib(const char *text, const char *field)
+{
+    const char *p = strstr(text, field);
+    return p ? strtoull(p + strlen(field), NULL, 10) : 0;
+}
+
+static size_t footprint_now(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/status", O_RDONLY);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    size_t bytes = (status_kib(buf, "RssAnon:") + status_kib(buf, "RssFile:")) << 10;
+    if (bench_is_vmgc()) {
+        vmgc_stats s;
+        vmgc_get_stats(bench_heap, &s);
+        bytes += s.resident_bytes;
+    } else {
+        bytes += status_kib(buf, "RssShmem:") << 10;
+    }
+    return bytes;
+}
+
+static void *sample_memory(void *arg)
+{
+    (void)arg;
+    while (!__atomic_load_n(&sampler_stop, __ATOMIC_ACQUIRE)) {
+        size_t f = footprint_now();
+        if (f > peak_footprint)
+            peak_footprint = f;
+        usleep(5000);
+    }
+    return NULL;
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static void usage(const char *why)
+{
+    fprintf(stderr,
+            "%s: %s\nusage: %s --gc vmgc-uffd|vmgc-mprotect|boehm|boehm-incremental|glibc|jemalloc"
+            " [--size quick|full] [--pauses FILE] [--mmu FILE] [workload options]\n",
+            workload_name, why, workload_name);
+    exit(2);
+}
+
+static void setup_vmgc(void)
+{
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.barrier = bench_sys == SYS_VMGC_UFFD ? "uffd" : "mprotect";
+    c.reserve_bytes = (size_t)64 << 30;
+    c.on_pause = vmgc_pause;
+    if (vmgc_heap_create(&bench_heap, &c) != VMGC_OK) {
+        fprintf(stderr, "%s: %s\n", workload_name, vmgc_last_error());
+        exit(1);
+    }
+}
+
+void bench_init(int argc, char **argv, const char *workload)
+{
+    workload_name = workload;
+    opt_argc = argc;
+    opt_argv = argv;
+    const char *sys = NULL, *size = "quick";
+    for (int i = 1; i < argc; i++) {
+        const char **into = !strcmp(argv[i], "--gc")       ? &sys
+                            : !strcmp(argv[i], "--size")   ? &size
+                            : !strcmp(argv[i], "--pauses") ? &pauses_file
+                            : !strcmp(argv[i], "--mmu")    ? &mmu_file
+                                                           : NULL;
+        if (into) {
+            if (i + 1 >= argc)
+                usage("an option lacks its value");
+            *into = argv[++i];
+        }
+    }
+    if (!sys)
+        usage("--gc is required");
+    size_t k = 0;
+    while (k < sizeof system_names / sizeof system_names[0] && strcmp(sys, system_names[k]))
+        k++;
+    if (k == sizeof system_names / sizeof system_names[0])
+        usage("unknown system");
+    bench_sys = (enum bench_system)k;
+    if (strcmp(size, "quick") && strcmp(size, "full"))
+        usage("--size must be quick or full");
+    full_size = !strcmp(size, "full");
+    pauses = calloc(PAUSES_MAX, sizeof *pauses);
+    if (!pauses)
+        bench_fail("no memory for the pause log");
+    switch (bench_sys) {
+    case SYS_VMGC_UFFD:
+    case SYS_VMGC_MPROTECT:
+        setup_vmgc();
+        break;
+    case SYS_BOEHM:
+    case SYS_BOEHM_INCREMENTAL:
+#ifdef HAVE_GC_H
+        GC_INIT();
+        GC_allow_register_threads();
+        if (bench_sys == SYS_BOEHM_INCREMENTAL)
+            GC_enable_incremental();
+        GC_set_on_collection_event(boehm_event);
+        break;
+#else
+        bench_fail("built without Boehm GC (install libgc-dev and reconfigure)");
+#endif
+    case SYS_JEMALLOC:
+#ifndef HAVE_JEMALLOC_JEMALLOC_H
+        bench_fail("built without jemalloc (install libjemalloc-dev and reconfigure)");
+#endif
+        break;
+    case SYS_GLIBC:
+        break;
+    }
+    bench_thread_begin();
+}
+
+long bench_option(const char *name, long quick, long full)
+{
+    for (int i = 1; i + 1 < opt_argc; i++)
+        if (opt_argv[i][0] == '-' && opt_argv[i][1] == '-' && !strcmp(opt_argv[i] + 2, name))
+            return strtol(opt_argv[i + 1], NULL, 10);
+    return full_size ? full : quick;
+}
+
+int bench_is_vmgc(void)
+{
+    return bench_sys == SYS_VMGC_UFFD || bench_sys == SYS_VMGC_MPROTECT;
+}
+
+int bench_is_gc(void)
+{
+    return bench_sys != SYS_GLIBC && bench_sys != SYS_JEMALLOC;
+}
+
+static bench_type make_type(const char *name, vmgc_layout layout, uint64_t bitmap)
+{
+    bench_type t = {0, layout != VMGC_LAYOUT_NO_POINTERS};
+    if (bench_is_vmgc()) {
+        vmgc_type_desc d = {.name = name, .layout = layout, .bitmap = bitmap};
+        if (vmgc_type_register(bench_heap, &d, &t.vmgc) != VMGC_OK)
+            bench_fail(vmgc_last_error());
+    }
+    return t;
+}
+
+bench_type bench_type_bitmap(const char *name, uint64_t pointer_words)
+{
+    return make_type(name, VMGC_LAYOUT_BITMAP, pointer_words);
+}
+
+bench_type bench_type_all_pointers(const char *name)
+{
+    return make_type(name, VMGC_LAYOUT_ALL_POINTERS, 0);
+}
+
+bench_type bench_type_no_pointers(const char *name)
+{
+    return make_type(name, VMGC_LAYOUT_NO_POINTERS, 0);
+}
+
+void bench_roots(void **slots, size_t count)
+{
+    if (bench_is_vmgc() && vmgc_root_add(bench_heap, slots, count) != VMGC_OK)
+        bench_fail(vmgc_last_error());
+}
+
+void bench_roots_remove(void **slots)
+{
+    if (bench_is_vmgc() && vmgc_root_remove(bench_heap, slots) != VMGC_OK)
+        bench_fail(vmgc_last_error());
+}
+
+void bench_thread_begin(void)
+{
+    if (bench_is_vmgc()) {
+        if (vmgc_thread_attach(bench_heap, &bench_me) != VMGC_OK)
+            bench_fail(vmgc_last_error());
+    }
+#ifdef HAVE_GC_H
+    else if (bench_is_gc()) {
+        struct GC_stack_base sb;
+        if (GC_get_stack_base(&sb) != GC_SUCCESS)
+            bench_fail("GC_get_stack_base failed");
+        GC_register_my_thread(&sb); /* GC_DUPLICATE for main: fine */
+    }
+#endif
+}
+
+void bench_thread_end(void)
+{
+    if (bench_is_vmgc()) {
+        if (vmgc_thread_detach(bench_me) != VMGC_OK)
+            bench_fail(vmgc_last_error());
+        bench_me = NULL;
+    }
+#ifdef HAVE_GC_H
+    else if (bench_is_gc()) {
+        GC_unregister_my_thread();
+    }
+#endif
+}
+
+/* ---- the timed part ------------------------------------------------------ */
+static uint64_t t_start;
+static double cpu_start;
+static uint64_t collections_start;
+
+static uint64_t collections_now(void)
+{
+    if (bench_is_vmgc()) {
+        vmgc_stats s;
+        vmgc_get_stats(bench_heap, &s);
+        return s.collections;
+    }
+#ifdef HAVE_GC_H
+    if (bench_is_gc())
+        return GC_get_gc_no();
+#endif
+    return 0;
+}
+
+void bench_start(void)
+{
+    collections_start = collections_now();
+    cpu_start = cpu_seconds();
+    peak_footprint = footprint_now();
+    if (pthread_create(&sampler, NULL, sample_memory, NULL) != 0)
+        bench_fail("cannot start the memory sampler thread");
+    t_start = now_ns();
+}
+
+double bench_elapsed(void)
+{
+    return (double)(now_ns() - t_start) / 1e9;
+}
+
+const char *bench_csv_header(void)
+{
+    return "workload,params,system,wall_s,cpu_s,peak_rss_mib,peak_footprint_mib,collections,"
+           "pauses,pause_total_ms,p50_us,p99_us,p999_us,max_us,mmu_1ms,mmu_10ms,mmu_100ms,extra";
+}
+
+static void write_pauses(const struct pause *p, size_t n)
+{
+    FILE *f = fopen(pauses_file, "w");
+    if (!f)
+        bench_fail("cannot write the --pauses file");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.3f,%.3f\n", (double)(p[i].start - t_start) / 1e6, (double)p[i].length / 1e3);
+    fclose(f);
+}
+
+static void write_mmu_curve(const struct pause *p, size_t n, uint64_t t_end)
+{
+    FILE *f = fopen(mmu_file, "w");
+    if (!f)
+        bench_fail("cannot write the --mmu file");
+    static const double windows_ms[] = {0.1, 0.2, 0.5, 1,   2,   5,    10,   20,  50,
+                                        100, 200, 500, 1000, 2000, 5000, 10000};
+    for (size_t i = 0; i < sizeof windows_ms / sizeof windows_ms[0]; i++) {
+        uint64_t w = (uint64_t)(windows_ms[i] * 1e6);
+        if (w <= t_end - t_start)
+            fprintf(f, "%g,%.4f\n", windows_ms[i], mmu(p, n, t_start, t_end, w));
+    }
+    fclose(f);
+}
+
+void bench_report(const char *params, double extra)
+{
+    uint64_t t_end = now_ns();
+    double cpu = cpu_seconds() - cpu_start;
+    __atomic_store_n(&sampler_stop, 1, __ATOMIC_RELEASE);
+    pthread_join(sampler, NULL);
+    size_t f = footprint_now();
+    if (f > peak_footprint)
+        peak_footprint = f;
+    uint64_t collections = collections_now() - collections_start;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+
+    size_t n = __atomic_load_n(&npauses, __ATOMIC_ACQUIRE);
+    if (n > PAUSES_MAX)
+        n = PAUSES_MAX;
+    size_t first = 0; /* only pauses within the timed part */
+    struct pause *timed = pauses;
+    pause_sort_by_start(pauses, n);
+    while (first < n && pauses[first].start < t_start)
+        first++;
+    timed += first;
+    n -= first;
+    struct pause_summary s = pause_summarize(timed, n);
+    printf("%s,%s,%s,%.3f,%.3f,%.1f,%.1f,%llu,%zu,%.2f,%.1f,%.1f,%.1f,%.1f,%.4f,%.4f,%.4f,%g\n",
+           workload_name, params, system_names[bench_sys], (double)(t_end - t_start) / 1e9, cpu,
+           (double)ru.ru_maxrss / 1024, (double)peak_footprint / (1 << 20),
+           (unsigned long long)collections, n, (double)s.total_ns / 1e6, (double)s.p50_ns / 1e3,
+           (double)s.p99_ns / 1e3, (double)s.p999_ns / 1e3, (double)s.max_ns / 1e3,
+           mmu(timed, n, t_start, t_end, 1000000), mmu(timed, n, t_start, t_end, 10000000),
+           mmu(timed, n, t_start, t_end, 100000000), extra);
+    fflush(stdout);
+    if (pauses_file)
+        write_pauses(timed, n);
+    if (mmu_file)
+        write_mmu_curve(timed, n, t_end);
+}
