@@ -184,6 +184,10 @@ void bench_init(int argc, char **argv, const char *workload)
     opt_argv = argv;
     const char *sys = NULL, *size = "quick";
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--header")) { /* for suite.sh */
+            puts(bench_csv_header());
+            exit(0);
+        }
         const char **into = !strcmp(argv[i], "--gc")       ? &sys
                             : !strcmp(argv[i], "--size")   ? &size
                             : !strcmp(argv[i], "--pauses") ? &pauses_file

@@ -100,9 +100,12 @@ static inline void *bench_alloc(bench_type type, size_t size)
     }
 }
 
-/* Explicit free for the malloc systems; nothing for the collectors. */
+/* Explicit free for the malloc systems; nothing for the collectors or NULL
+ * (jemalloc's dallocx does not take NULL). */
 static inline void bench_free(void *p)
 {
+    if (!p)
+        return;
     switch (bench_sys) {
     case SYS_GLIBC:
         __libc_free(p);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# README command (1): set up, build, and run the main job.  Until the
-# allocation benchmark suite exists, the main job is the Appel-Li VM
-# primitive table (benchmarks/vmprims): Markdown on stdout, CSV in
-# build-bench/vmprims.csv.
+# README command (1): set up, build, and run the main job, the benchmark
+# suite (benchmarks/suite.sh) in its quick setting: every workload against
+# vmgc (both barriers), Boehm GC (both modes), glibc malloc and jemalloc.
+# Table on stdout; CSV, Markdown and PNG plots in build-bench/bench-results/.
+#   scripts/bench.sh [suite options, e.g. --size full]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -12,4 +13,4 @@ mkdir -p build-bench
 cd build-bench
 [ -f Makefile ] || ../configure -q
 make -s -j"$(nproc 2>/dev/null || echo 2)"
-./benchmarks/vmprims --repeat "${VMPRIMS_REPEAT:-7}" --csv vmprims.csv
+../benchmarks/suite.sh --build . "$@"

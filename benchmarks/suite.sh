@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The benchmark suite: every workload against every system, repeated, with
+# systems and workloads interleaved so machine drift hits all alike.
+#
+#   benchmarks/suite.sh [--size quick|full] [--repeat N] [--build DIR] [--out DIR]
+#                       [--systems "vmgc-uffd boehm ..."] [--only WORKLOAD]
+#
+# Writes into the output directory (default bench-results/DATE-SIZE):
+#   results.csv   one line per run (see harness.h's bench_csv_header)
+#   summary.csv   one line per workload and system: medians over the repeats for
+#                 time, CPU, memory, collections and MMU; pause percentiles over
+#                 all pauses of all repeats pooled
+#   table.md      the same as a Markdown table, with time and footprint relative
+#                 to the best system of each row; printed at the end
+#   pauses.png mmu.png time.png memory.png   (gnuplot; see plots.gp)
+#   raw/          each run's pause list and MMU curve
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+size=quick
+repeat=
+build=.
+out=
+systems="vmgc-uffd vmgc-mprotect boehm boehm-incremental glibc jemalloc"
+only=
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --size) size=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --systems) systems=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    *) echo "suite: unknown option '$1' (see the comment at the top of $0)" >&2; exit 2 ;;
+    esac
+done
+case "$size" in
+quick) repeat=${repeat:-3}; timeout_s=120 ;;
+full) repeat=${repeat:-5}; timeout_s=900 ;;
+*) echo "suite: --size must be quick or full, not '$size'" >&2; exit 2 ;;
+esac
+bin="$build/benchmarks"
+[ -x "$bin/gcbench" ] || { echo "suite: $bin/gcbench is not built: run make in $build first" >&2; exit 1; }
+out=${out:-bench-results/$(date +%Y%m%d-%H%M%S)-$size}
+mkdir -p "$out/raw"
+
+# Rows: label|program|arguments.  The label names the row in the table and plots;
+# the workloads pick their own quick or full sizes, but for gcold the suite
+# chooses two live sizes, to show pauses against live size.
+if [ "$size" = quick ]; then gcold_sizes="50 200"; else gcold_sizes="100 1024"; fi
+rows="gcbench|gcbench|
+binary-trees|binary_trees|
+mt-gcbench-1t|mt_gcbench|--threads 1
+mt-gcbench-2t|mt_gcbench|--threads 2
+$(for m in $gcold_sizes; do echo "gcold-${m}M|gcold|--live $m"; done)
+mperm|mperm|
+alloc|alloc|"
+[ -z "$only" ] || rows=$(printf '%s\n' "$rows" | grep "^$only|" || true)
+[ -n "$rows" ] || { echo "suite: no workload matches '$only'" >&2; exit 2; }
+
+echo "label,$("$bin/gcbench" --header)" >"$out/results.csv"
+failures=0
+read -r -a sys_list <<<"$systems"
+nsys=${#sys_list[@]}
+for r in $(seq "$repeat"); do
+    while IFS='|' read -r label prog args; do
+        # rotate the order of the systems each repeat
+        for k in $(seq 0 $((nsys - 1))); do
+            sys=${sys_list[$(((k + r) % nsys))]}
+            raw="$out/raw/$label.$sys.$r"
+            # shellcheck disable=SC2086 # args holds several words on purpose
+            if line=$(timeout "$timeout_s" "$bin/$prog" --gc "$sys" --size "$size" $args \
+                      --pauses "$raw.pauses" --mmu "$raw.mmu" 2>"$raw.err"); then
+                echo "$label,$line" >>"$out/results.csv"
+                printf '  %-15s %-18s run %d: %s s\n' "$label" "$sys" "$r" "$(cut -d, -f4 <<<"$line")" >&2
+            else
+                failures=$((failures + 1))
+                echo "suite: $label with $sys failed (run $r): $(tail -1 "$raw.err")" >&2
+            fi
+        done
+    done <<<"$rows"
+done
+
+"$here/summarize.sh" "$out"
+if command -v gnuplot >/dev/null; then
+    (cd "$out" && gnuplot -e "systems='$systems'" "$here/plots.gp") ||
+        echo "suite: gnuplot failed; the tables are complete" >&2
+else
+    echo "suite: gnuplot not installed (apt-get install gnuplot-nox): no plots" >&2
+fi
+echo
+echo "Results in $out ($repeat runs each, $(nproc) cores, Linux $(uname -r))"
+echo
+cat "$out/table.md"
+[ "$failures" -eq 0 ] || { echo "suite: $failures runs failed (see above)" >&2; exit 1; }
