@@ -109,39 +109,30 @@ static size_t flip(struct vmgc_heap *h)
     return snapshot;
 }
 
-/* Calls fn on each run of neighbouring from-space pages among the first
- * `limit` in-use entries (.sol.batch: one system call per run, not per
- * page; allocation order keeps from-space mostly in long runs). */
-static void for_each_from_space_run(struct vmgc_heap *h, size_t limit,
-                                    vmgc_status (*fn)(struct arena *, void *, size_t))
+/* .sol.unmap-from-space: in the background, from-space pages leave the
+ * mutator view; a touch there is a root the collector never saw. */
+static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
 {
     struct arena *a = h->arena;
     size_t run_first = 0, run_n = 0;
-    for (size_t k = 0; k <= limit; k++) {
+    for (size_t k = 0; k <= snapshot; k++) {
         size_t page = PD_NONE, n = 0;
-        if (k < limit) {
+        if (k < snapshot) {
             lock_take(&h->pages_lock);
             page = k < h->ninuse ? h->inuse[k] : PD_NONE;
             pthread_mutex_unlock(&h->pages_lock);
             if (page != PD_NONE && ps_is_from(h, ps_load(h, page)))
                 n = a->pt.desc[page].space == PK_LARGE_HEAD ? a->pt.desc[page].gc_word[1] : 1;
         }
-        if (n && run_n && page == run_first + run_n) {
+        if (n && run_n && page == run_first + run_n) { /* .sol.batch: one call per run */
             run_n += n;
             continue;
         }
-        if (run_n && fn(a, pagetable_page_addr(&a->pt, run_first), run_n << VM_PAGE_SHIFT) != VMGC_OK)
-            gc_fatal("changing the protection of from-space failed");
+        if (run_n)
+            prot_protect(a, pagetable_page_addr(&a->pt, run_first), run_n << VM_PAGE_SHIFT);
         run_first = page;
         run_n = n;
     }
-}
-
-/* .sol.unmap-from-space: in the background, from-space pages leave the
- * mutator view; a touch there is a root the collector never saw. */
-static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
-{
-    for_each_from_space_run(h, snapshot, prot_protect);
 }
 
 /* Seal and scan the copy pages mutators left behind in traps. */
@@ -192,13 +183,6 @@ static void release_from_space(struct vmgc_heap *h)
 {
     struct arena *a = h->arena;
     size_t kept = 0, live_pages = 0;
-    /* expose whole runs first: releasing page by page would expose each
-     * page with its own system call (the pool takes back only what it gave,
-     * one allocation at a time) */
-    lock_take(&h->pages_lock);
-    size_t ninuse = h->ninuse;
-    pthread_mutex_unlock(&h->pages_lock);
-    for_each_from_space_run(h, ninuse, prot_unprotect);
     lock_take(&h->pages_lock);
     for (size_t k = 0; k < h->ninuse; k++) {
         size_t page = h->inuse[k];
@@ -255,9 +239,7 @@ void collector_cycle(struct vmgc_heap *h)
                      __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
     /* .sol.resident-target: keep resident what the next cycle will use
-     * (live + the next trigger, twice over for copying); give the rest back.
-     * Measured: 2 live + 1.5 trigger saved ~15% footprint on small heaps
-     * and cost ~20% time (pages punched, then faulted in again). */
+     * (live + the next trigger, twice over for copying); give the rest back */
     size_t target = (live + __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED)) * 2;
     pool_set_target(&h->arena->pool, target >> VM_PAGE_SHIFT);
     h->cycles_done++;
