@@ -13,8 +13,8 @@ static void *ring[RING];
 
 int main(int argc, char **argv)
 {
-    bench_init(argc, argv, "alloc");
-    long count = bench_option("count", 50000000, 200000000);
+    bench_init(argc, argv, "alloc", "count");
+    long count = bench_option("count", 50000000, 200000000, 1, 100000000000L);
     bench_type t_small = bench_type_bitmap("small", 1);
     bench_roots(ring, RING);
     bench_start();

@@ -13,8 +13,8 @@ static node *long_lived;
 
 int main(int argc, char **argv)
 {
-    bench_init(argc, argv, "binary-trees");
-    int depth = (int)bench_option("depth", 16, 20);
+    bench_init(argc, argv, "binary-trees", "depth");
+    int depth = (int)bench_option("depth", 16, 20, 4, 26);
     trees_init();
     bench_roots((void **)&long_lived, 1);
     bench_start();

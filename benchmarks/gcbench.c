@@ -38,8 +38,8 @@ static double *array;
 
 int main(int argc, char **argv)
 {
-    bench_init(argc, argv, "gcbench");
-    int depth = (int)bench_option("depth", 16, 18);
+    bench_init(argc, argv, "gcbench", "depth");
+    int depth = (int)bench_option("depth", 16, 18, 4, 24);
     stretch_depth = depth + 2;
     trees_init();
     bench_type t_doubles = bench_type_no_pointers("doubles");

@@ -25,11 +25,9 @@ static uint64_t next_random(uint64_t *s)
 
 int main(int argc, char **argv)
 {
-    bench_init(argc, argv, "gcold");
-    long live_mib = bench_option("live", 50, 100);
-    long factor = bench_option("alloc-factor", 4, 8);
-    if (live_mib < 1 || factor < 1)
-        bench_fail("--live and --alloc-factor must be positive");
+    bench_init(argc, argv, "gcold", "live alloc-factor");
+    long live_mib = bench_option("live", 50, 100, 1, 1 << 20);
+    long factor = bench_option("alloc-factor", 4, 8, 1, 1000);
     trees_init();
     bench_type t_forest = bench_type_all_pointers("forest");
     size_t tree_bytes = TREE_NODES * sizeof(node);

@@ -3,6 +3,7 @@
 
 #include "harness.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ static const char *const system_names[] = {
     [SYS_GLIBC] = "glibc",           [SYS_JEMALLOC] = "jemalloc",
 };
 
-static const char *workload_name;
+static const char *workload_name, *workload_options;
 static int full_size;
 static int opt_argc;
 static char **opt_argv;
@@ -177,9 +178,22 @@ static void setup_vmgc(void)
     }
 }
 
-void bench_init(int argc, char **argv, const char *workload)
+static int is_workload_option(const char *arg)
+{
+    size_t len = strlen(arg);
+    for (const char *p = workload_options; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n == len && !strncmp(p, arg, n))
+            return 1;
+        p += n + (p[n] == ' ');
+    }
+    return 0;
+}
+
+void bench_init(int argc, char **argv, const char *workload, const char *options)
 {
     workload_name = workload;
+    workload_options = options;
     opt_argc = argc;
     opt_argv = argv;
     const char *sys = NULL, *size = "quick";
@@ -193,11 +207,17 @@ void bench_init(int argc, char **argv, const char *workload)
                             : !strcmp(argv[i], "--pauses") ? &pauses_file
                             : !strcmp(argv[i], "--mmu")    ? &mmu_file
                                                            : NULL;
-        if (into) {
-            if (i + 1 >= argc)
-                usage("an option lacks its value");
-            *into = argv[++i];
+        int own = !into && !strncmp(argv[i], "--", 2) && is_workload_option(argv[i] + 2);
+        if (!into && !own) {
+            fprintf(stderr, "%s: unknown option '%s' (this workload takes: %s)\n", workload,
+                    argv[i], *options ? options : "none of its own");
+            usage("see the options above");
         }
+        if (i + 1 >= argc)
+            usage("an option lacks its value");
+        if (into)
+            *into = argv[i + 1];
+        i++;
     }
     if (!sys)
         usage("--gc is required");
@@ -241,11 +261,20 @@ void bench_init(int argc, char **argv, const char *workload)
     bench_thread_begin();
 }
 
-long bench_option(const char *name, long quick, long full)
+long bench_option(const char *name, long quick, long full, long min, long max)
 {
     for (int i = 1; i + 1 < opt_argc; i++)
-        if (opt_argv[i][0] == '-' && opt_argv[i][1] == '-' && !strcmp(opt_argv[i] + 2, name))
-            return strtol(opt_argv[i + 1], NULL, 10);
+        if (!strncmp(opt_argv[i], "--", 2) && !strcmp(opt_argv[i] + 2, name)) {
+            char *end;
+            errno = 0;
+            long v = strtol(opt_argv[i + 1], &end, 10);
+            if (errno || end == opt_argv[i + 1] || *end || v < min || v > max) {
+                fprintf(stderr, "%s: --%s is '%s'; give a whole number from %ld to %ld\n",
+                        workload_name, name, opt_argv[i + 1], min, max);
+                exit(2);
+            }
+            return v;
+        }
     return full_size ? full : quick;
 }
 

@@ -48,12 +48,14 @@ typedef struct bench_type {
 } bench_type;
 
 /* Parse the common options (--gc SYSTEM, --size quick|full, --pauses FILE,
- * --mmu FILE) and set the system up.  Other options stay for the workload:
- * bench_option() reads them.  Exits with a message on a bad option. */
-void bench_init(int argc, char **argv, const char *workload);
+ * --mmu FILE) and set the system up.  options names the workload's own
+ * (space-separated, without "--"), read with bench_option(); any other
+ * option ends the process with a message naming it. */
+void bench_init(int argc, char **argv, const char *workload, const char *options);
 
-/* --name VALUE as a number, else quick or full by --size. */
-long bench_option(const char *name, long quick, long full);
+/* --name VALUE, a whole number in [min, max] (else the process ends with a
+ * message saying so), or quick or full by --size when not given. */
+long bench_option(const char *name, long quick, long full, long min, long max);
 int bench_is_gc(void);    /* a collector: frees are no-ops */
 int bench_is_vmgc(void);
 

@@ -76,13 +76,13 @@ static long check(const cell *all, int n)
 
 int main(int argc, char **argv)
 {
-    bench_init(argc, argv, "mperm");
-    int n = (int)bench_option("n", 8, 9);
-    int k = (int)bench_option("k", 6, 4);
-    int l = (int)bench_option("l", 2, 1);
-    int rounds = (int)bench_option("rounds", 8, 8);
-    if (n < 2 || n > 12 || k < 1 || l < 1 || l > k || rounds < 1)
-        bench_fail("need 2 <= n <= 12, 1 <= l <= k, rounds >= 1");
+    bench_init(argc, argv, "mperm", "n k l rounds");
+    int n = (int)bench_option("n", 8, 9, 2, 11);
+    int k = (int)bench_option("k", 6, 4, 1, 1000);
+    int l = (int)bench_option("l", 2, 1, 1, 1000);
+    int rounds = (int)bench_option("rounds", 8, 8, 1, 1000000);
+    if (l > k)
+        bench_fail("--l (lists replaced per round) cannot exceed --k (lists in the queue)");
     t_number_cell = bench_type_bitmap("number-cell", 1); /* next only */
     t_list_cell = bench_type_all_pointers("list-cell");
     bench_type t_queue = bench_type_all_pointers("queue");

@@ -41,11 +41,9 @@ static void *mutator(void *arg)
 
 int main(int argc, char **argv)
 {
-    bench_init(argc, argv, "mt-gcbench");
-    int threads = (int)bench_option("threads", 2, 2);
-    depth = (int)bench_option("depth", 14, 16);
-    if (threads < 1 || threads > 64)
-        bench_fail("--threads must be 1..64");
+    bench_init(argc, argv, "mt-gcbench", "threads depth");
+    int threads = (int)bench_option("threads", 2, 2, 1, 64);
+    depth = (int)bench_option("depth", 14, 16, 4, 24);
     trees_init();
     bench_roots((void **)&long_lived, 1);
     bench_start();
