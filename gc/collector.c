@@ -109,30 +109,69 @@ static size_t flip(struct vmgc_heap *h)
     return snapshot;
 }
 
-/* .sol.unmap-from-space: in the background, from-space pages leave the
- * mutator view; a touch there is a root the collector never saw. */
-static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
+/* .sol.promoted-meanwhile: a large object read as from-space may be
+ * promoted (by a trap or a pacing mutator) before its run is protected;
+ * the promoter's exposure can then come before our protection.  So after
+ * protecting, a large object that is no longer from-space is made black
+ * (scanned here if still grey; promotion happens once per cycle) and
+ * exposed again.  Small from-space pages cannot change until release. */
+static void protect_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
+{
+    struct arena *a = h->arena;
+    if (prot_protect(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
+        gc_fatal("unmapping from-space from the mutator view failed");
+    for (size_t i = first; i < first + n;) {
+        struct page_desc *d = &a->pt.desc[i];
+        size_t span = d->space == PK_LARGE_HEAD ? d->gc_word[1] : 1;
+        if (d->space == PK_LARGE_HEAD && !ps_is_from(h, ps_load(h, i))) {
+            scan_make_black(h, &h->main_copier, i, 0);
+            if (prot_unprotect(a, pagetable_page_addr(&a->pt, i), span << VM_PAGE_SHIFT) != VMGC_OK)
+                gc_fatal("exposing a large object promoted meanwhile failed");
+        }
+        i += span;
+    }
+}
+
+/* Calls fn on each run of neighbouring from-space pages among the first
+ * `limit` in-use entries (.sol.batch: one system call per run, not per
+ * page; allocation order keeps from-space mostly in long runs). */
+static void for_each_from_space_run(struct vmgc_heap *h, size_t limit,
+                                    void (*fn)(struct vmgc_heap *, size_t, size_t))
 {
     struct arena *a = h->arena;
     size_t run_first = 0, run_n = 0;
-    for (size_t k = 0; k <= snapshot; k++) {
+    for (size_t k = 0; k <= limit; k++) {
         size_t page = PD_NONE, n = 0;
-        if (k < snapshot) {
+        if (k < limit) {
             lock_take(&h->pages_lock);
             page = k < h->ninuse ? h->inuse[k] : PD_NONE;
             pthread_mutex_unlock(&h->pages_lock);
             if (page != PD_NONE && ps_is_from(h, ps_load(h, page)))
                 n = a->pt.desc[page].space == PK_LARGE_HEAD ? a->pt.desc[page].gc_word[1] : 1;
         }
-        if (n && run_n && page == run_first + run_n) { /* .sol.batch: one call per run */
+        if (n && run_n && page == run_first + run_n) {
             run_n += n;
             continue;
         }
         if (run_n)
-            prot_protect(a, pagetable_page_addr(&a->pt, run_first), run_n << VM_PAGE_SHIFT);
+            fn(h, run_first, run_n);
         run_first = page;
         run_n = n;
     }
+}
+
+/* .sol.unmap-from-space: in the background, from-space pages leave the
+ * mutator view; a touch there is a root the collector never saw. */
+static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
+{
+    for_each_from_space_run(h, snapshot, protect_from_space_run);
+}
+
+static void expose_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
+{
+    struct arena *a = h->arena;
+    if (prot_unprotect(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
+        gc_fatal("exposing from-space for release failed");
 }
 
 /* Seal and scan the copy pages mutators left behind in traps. */
@@ -183,6 +222,13 @@ static void release_from_space(struct vmgc_heap *h)
 {
     struct arena *a = h->arena;
     size_t kept = 0, live_pages = 0;
+    /* .sol.release-batch: expose whole runs first; the pool takes back one
+     * allocation at a time and would expose each with its own system call.
+     * Only this thread changes from-space pages now, so the runs hold. */
+    lock_take(&h->pages_lock);
+    size_t ninuse = h->ninuse;
+    pthread_mutex_unlock(&h->pages_lock);
+    for_each_from_space_run(h, ninuse, expose_from_space_run);
     lock_take(&h->pages_lock);
     for (size_t k = 0; k < h->ninuse; k++) {
         size_t page = h->inuse[k];
