@@ -85,6 +85,7 @@ static size_t flip(struct vmgc_heap *h)
     __atomic_store_n(&h->flipping, 1, __ATOMIC_RELEASE);
     grey_reset(h);
     __atomic_store_n(&h->pending, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->survivor_pages, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->cycle_running, 1, __ATOMIC_SEQ_CST);
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
@@ -221,7 +222,7 @@ static void drain(struct vmgc_heap *h, struct copier *c)
 static void release_from_space(struct vmgc_heap *h)
 {
     struct arena *a = h->arena;
-    size_t kept = 0, live_pages = 0;
+    size_t kept = 0, inuse_pages = 0;
     /* .sol.release-batch: expose whole runs first; the pool takes back one
      * allocation at a time and would expose each with its own system call.
      * Only this thread changes from-space pages now, so the runs hold. */
@@ -238,7 +239,7 @@ static void release_from_space(struct vmgc_heap *h)
         if (!ps_is_from(h, w)) {
             h->inuse[kept++] = (uint32_t)page;
             if (PS_STATE(w) != PS_STASH)
-                live_pages += n;
+                inuse_pages += n;
             continue;
         }
         for (size_t i = page; i < page + n; i++) {
@@ -250,7 +251,13 @@ static void release_from_space(struct vmgc_heap *h)
     }
     h->ninuse = kept;
     pthread_mutex_unlock(&h->pages_lock);
-    __atomic_store_n(&h->st_live_after, live_pages << VM_PAGE_SHIFT, __ATOMIC_RELAXED);
+    /* .sol.live: live is what survived (copied into, pinned, promoted);
+     * pages allocated during the cycle are in use but were never traced,
+     * and counting them made a long cycle raise the next trigger */
+    __atomic_store_n(&h->st_live_after,
+                     __atomic_load_n(&h->survivor_pages, __ATOMIC_RELAXED) << VM_PAGE_SHIFT,
+                     __ATOMIC_RELAXED);
+    __atomic_store_n(&h->st_inuse_after, inuse_pages << VM_PAGE_SHIFT, __ATOMIC_RELAXED);
 }
 
 void collector_cycle(struct vmgc_heap *h)
@@ -285,8 +292,10 @@ void collector_cycle(struct vmgc_heap *h)
                      __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
     /* .sol.resident-target: keep resident what the next cycle will use
-     * (live + the next trigger, twice over for copying); give the rest back */
-    size_t target = (live + __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED)) * 2;
+     * (what is in use and the next trigger's allocation, twice over for
+     * copying); give the rest back */
+    size_t target = (__atomic_load_n(&h->st_inuse_after, __ATOMIC_RELAXED) +
+                     __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED)) * 2;
     pool_set_target(&h->arena->pool, target >> VM_PAGE_SHIFT);
     h->cycles_done++;
     pthread_cond_broadcast(&h->done_cond);

@@ -98,6 +98,8 @@ struct vmgc_heap {
     int cycle_running;     /* Synchronization: atomic. */
     int flipping;          /* the world is stopped for a flip.  Synchronization: atomic. */
     uint32_t pending;      /* non-black to-space pages this cycle.  Synchronization: atomic. */
+    size_t survivor_pages; /* pages copied into, pinned or promoted this cycle (.sol.live).
+                              Synchronization: atomic; reset in the flip. */
 
     /* types.  Synchronization: types_lock for writers; readers index
      * types[] (entries never move: fixed array reserved at creation). */
@@ -148,7 +150,7 @@ struct vmgc_heap {
     uint64_t st_collections, st_bytes_allocated, st_bytes_copied, st_objects_copied;
     uint64_t st_pages_pinned, st_large_promoted, st_traps, st_mutator_scans, st_collector_scans;
     uint64_t st_pause_count, st_pause_total, st_pause_max, st_last_pause;
-    size_t st_live_after;
+    size_t st_live_after, st_inuse_after;
     uint64_t pauses[GC_PAUSE_RING];
 
     /* Tests only: runs in the collector once from-space is unmapped, so a

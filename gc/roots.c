@@ -94,6 +94,7 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
     __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);
     size_t n = a->pt.desc[head].space == PK_LARGE_HEAD ? a->pt.desc[head].gc_word[1] : 1;
+    __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
     if (prot_protect(a, pagetable_page_addr(&a->pt, head), n << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal("protecting a pinned page failed");
     grey_push(h, head);

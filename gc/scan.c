@@ -95,6 +95,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);
         __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELEASE);
         __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
+        __atomic_fetch_add(&h->survivor_pages, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&c->page1, (uint32_t)page + 1, __ATOMIC_RELEASE);
         c->used = 0;
         /* .sol.copy-protect: COPY first, then renew the stash's protection
@@ -235,6 +236,7 @@ static void promote_large(struct vmgc_heap *h, size_t head, uint32_t w)
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
     __atomic_fetch_add(&h->st_large_promoted, 1, __ATOMIC_RELAXED);
     size_t n = h->arena->pt.desc[head].gc_word[1];
+    __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
     if (prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, head), n << VM_PAGE_SHIFT) !=
         VMGC_OK)
         gc_fatal("protecting a promoted large object failed");

@@ -79,7 +79,8 @@ typedef void (*vmgc_pause_fn)(void *ctx, uint64_t start_ns, uint64_t duration_ns
 
 typedef struct vmgc_config {
     size_t heap_limit;        /* most bytes of heap pages in use; 0: reservation / 2 */
-    size_t initial_size;      /* bytes allocated before the first collection; 0: 8 MiB */
+    size_t initial_size;      /* bytes allocated before the first collection, and the least
+                               * allocated between two; 0: 32 MiB */
     double growth_factor;     /* next collection after live * factor; 0: 2.0 */
     size_t reserve_bytes;     /* address space reserved; 0: 32 GiB */
     void *fixed_base;         /* heap address, NULL: anywhere */
@@ -185,7 +186,9 @@ typedef struct vmgc_stats {
     uint64_t pages_scanned_by_collector;
     size_t heap_bytes;         /* pages in use now */
     size_t resident_bytes;     /* memory the heap holds from the OS now, each page once */
-    size_t live_bytes_after_last; /* to-space after the last collection */
+    size_t live_bytes_after_last; /* what survived the last collection: pages copied into,
+                                   * pinned or promoted (objects allocated during it are
+                                   * not counted: they were never traced) */
     uint64_t pause_count;
     uint64_t pause_total_ns;
     uint64_t pause_max_ns;
