@@ -3,7 +3,8 @@
 #   1. make check (every backend-dependent suite runs each test with both
 #      barrier backends, uffd and mprotect);
 #   2. make check again with VMGC_BARRIER forcing each backend, so the
-#      environment override is exercised;
+#      environment override is exercised; a vmprims smoke run and one repeat
+#      of the quick benchmark suite (tables and plots must come out);
 #   3. make check under AddressSanitizer+UBSan and under ThreadSanitizer
 #      (separate build directories);
 #   4. a build with --with-metadata-malloc=libc;
@@ -41,6 +42,15 @@ build() { # $1: dir, rest: configure args
     mkdir -p "$dir" && (cd "$dir" && "$top/configure" -q "$@" >/dev/null && make -s -j"$jobs" >/dev/null)
 }
 
+bench_smoke() { # $1: output dir
+    rm -rf "$1"
+    benchmarks/suite.sh --build build-ci --size quick --repeat 1 --out "$1" >"$1.log" 2>&1 || return 1
+    local f
+    for f in results.csv summary.csv table.md pauses.png mmu.png time.png memory.png; do
+        [ -s "$1/$f" ] || { echo "bench smoke: $1/$f is missing or empty" >>"$1.log"; return 1; }
+    done
+}
+
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1 || { echo "autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
 
 if build build-ci; then
@@ -50,6 +60,13 @@ if build build-ci; then
     done
     (cd build-ci && ./benchmarks/vmprims --repeat 1 --pages 256 --csv vmprims-smoke.csv >/dev/null)
     st=$?; if [ $st -eq 0 ]; then passed=$((passed + 1)); echo "== vmprims smoke run: ok"; else failed=$((failed + 1)); echo "== vmprims smoke run: FAILED"; fi
+    # the benchmark suite end to end (README command 1's job): one repeat of the
+    # quick setting, every workload and system; the tables and plots must exist
+    if bench_smoke build-ci/bench-smoke; then
+        passed=$((passed + 1)); echo "== benchmark suite smoke run: ok"
+    else
+        failed=$((failed + 1)); echo "== benchmark suite smoke run: FAILED"; tail -20 build-ci/bench-smoke.log
+    fi
 else
     echo "== build failed"; failed=$((failed + 1))
 fi
