@@ -23,14 +23,17 @@ static uint32_t cur_epoch(struct vmgc_heap *h)
     return __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
 }
 
-/* A page leaves the cycle's work: black, counted, exposed. */
+/* A page leaves the cycle's work: black, exposed, then counted.
+ * .sol.expose-before-count: once `pending` is 0 the cycle may end and
+ * verify stops the world; a page counted before it was exposed could be
+ * seen black and still protected (a thread stopped between the two steps). */
 static void finish_black(struct vmgc_heap *h, size_t page, size_t npages)
 {
     ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
-    __atomic_fetch_sub(&h->pending, 1, __ATOMIC_ACQ_REL);
     if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
                        npages << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal("exposing a scanned page failed");
+    __atomic_fetch_sub(&h->pending, 1, __ATOMIC_ACQ_REL);
 }
 
 /* ---- copy targets (.sol.copy) ---- */
