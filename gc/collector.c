@@ -73,7 +73,7 @@ static size_t flip(struct vmgc_heap *h)
     lock_take(&h->roots_lock);
     size_t nroots = count_roots(h);
     if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)
-        gc_fatal("out of memory for the copy reserve at the start of a collection");
+        gc_fatal_status("filling the copy reserve at the start of a collection failed");
     prefault_root_targets(h);
     /* .sol.stamp: held across the stop, so no page is stamped with the
      * epoch we are about to retire (pages.c). */
@@ -120,14 +120,14 @@ static void protect_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct arena *a = h->arena;
     if (prot_protect(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
-        gc_fatal("unmapping from-space from the mutator view failed");
+        gc_fatal_status("unmapping from-space from the mutator view failed");
     for (size_t i = first; i < first + n;) {
         struct page_desc *d = &a->pt.desc[i];
         size_t span = d->space == PK_LARGE_HEAD ? d->gc_word[1] : 1;
         if (d->space == PK_LARGE_HEAD && !ps_is_from(h, ps_load(h, i))) {
             scan_make_black(h, &h->main_copier, i, 0);
             if (prot_unprotect(a, pagetable_page_addr(&a->pt, i), span << VM_PAGE_SHIFT) != VMGC_OK)
-                gc_fatal("exposing a large object promoted meanwhile failed");
+                gc_fatal_status("exposing a large object promoted meanwhile failed");
         }
         i += span;
     }
@@ -172,7 +172,7 @@ static void expose_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct arena *a = h->arena;
     if (prot_unprotect(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
-        gc_fatal("exposing from-space for release failed");
+        gc_fatal_status("exposing from-space for release failed");
 }
 
 /* Seal and scan the copy pages mutators left behind in traps. */
@@ -247,7 +247,7 @@ static void release_from_space(struct vmgc_heap *h)
             ps_set(h, i, PS_MAKE(PS_FREE, 0));
         }
         if (arena_release_pages(a, pagetable_page_addr(&a->pt, page), n) != VMGC_OK)
-            gc_fatal("releasing from-space pages failed");
+            gc_fatal_status("releasing from-space pages failed");
     }
     h->ninuse = kept;
     pthread_mutex_unlock(&h->pages_lock);

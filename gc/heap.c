@@ -30,6 +30,18 @@ void gc_fatal(const char *msg)
     trap_fatal(msg, NULL);
 }
 
+/* With the VM layer's reason (e.g. a fault handler installed over ours).
+ * write(2) only, no stdio: may run with the world stopped or in a trap. */
+void gc_fatal_status(const char *what)
+{
+    const char *parts[] = {"vmgc: fatal: ", what, ": ", vmgc_last_error(), "\n"};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        ssize_t w = write(STDERR_FILENO, parts[i], strlen(parts[i]));
+        (void)w;
+    }
+    abort();
+}
+
 VMGC_API void vmgc_config_init(vmgc_config *c)
 {
     memset(c, 0, sizeof *c);

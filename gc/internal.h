@@ -223,6 +223,7 @@ void verify_end(struct vmgc_heap *h);
 /* ---- heap.c ---- */
 uint64_t gc_now_ns(void);
 __attribute__((noreturn)) void gc_fatal(const char *msg);
+__attribute__((noreturn)) void gc_fatal_status(const char *what); /* + the last error */
 
 static inline size_t gc_round8(size_t n)
 {

@@ -96,7 +96,7 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     size_t n = a->pt.desc[head].space == PK_LARGE_HEAD ? a->pt.desc[head].gc_word[1] : 1;
     __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
     if (prot_protect(a, pagetable_page_addr(&a->pt, head), n << VM_PAGE_SHIFT) != VMGC_OK)
-        gc_fatal("protecting a pinned page failed");
+        gc_fatal_status("protecting a pinned page failed");
     grey_push(h, head);
 }
 

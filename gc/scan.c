@@ -32,7 +32,7 @@ static void finish_black(struct vmgc_heap *h, size_t page, size_t npages)
     ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
     if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
                        npages << VM_PAGE_SHIFT) != VMGC_OK)
-        gc_fatal("exposing a scanned page failed");
+        gc_fatal_status("exposing a scanned page failed");
     __atomic_fetch_sub(&h->pending, 1, __ATOMIC_ACQ_REL);
 }
 
@@ -242,7 +242,7 @@ static void promote_large(struct vmgc_heap *h, size_t head, uint32_t w)
     __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
     if (prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, head), n << VM_PAGE_SHIFT) !=
         VMGC_OK)
-        gc_fatal("protecting a promoted large object failed");
+        gc_fatal_status("protecting a promoted large object failed");
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     grey_push(h, head);
 }

@@ -239,6 +239,22 @@ static void misuse_detached(void)
     vmgc_alloc(t, t_leaf, 5000);
 }
 
+static void ignore_signal(int sig)
+{
+    (void)sig;
+}
+
+/* A later sigaction over vmgc's fault handler (as an interpreter might do
+ * for stack overflows) must end the next collection with the reason. */
+static void misuse_replaced_handler(void)
+{
+    child_setup();
+    build_list(1000);
+    signal(SIGSEGV, ignore_signal);
+    signal(SIGBUS, ignore_signal);
+    vmgc_collect(heap, 1);
+}
+
 static uintptr_t *hidden_slot;
 
 static int from_space_unmapped; /* set by the hook; the toucher waits for it */
@@ -307,6 +323,7 @@ START_TEST(misuse_gets_clear_errors)
         {misuse_unknown_type, "unknown type"},
         {misuse_oversized, "heap limit"},
         {misuse_detached, "not attached"},
+        {misuse_replaced_handler, "handler that vmgc installed was replaced"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int status = run_captured(cases[k].fn, out, sizeof out);
