@@ -165,6 +165,7 @@ int ps_cas(struct vmgc_heap *h, size_t page, uint32_t expect, uint32_t desired);
 void ps_set(struct vmgc_heap *h, size_t page, uint32_t value);
 int ps_is_from(struct vmgc_heap *h, uint32_t word);
 size_t ps_head_of(struct vmgc_heap *h, size_t page); /* large body -> head */
+int large_is_leaf(struct vmgc_heap *h, size_t head); /* no pointers: black when promoted */
 void ps_wait_black(struct vmgc_heap *h, size_t page);
 
 /* ---- pages.c: page supply ---- */

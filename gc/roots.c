@@ -87,14 +87,19 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     if (!ps_is_from(h, st))
         return;
     uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
+    int large = a->pt.desc[head].space == PK_LARGE_HEAD;
+    size_t n = large ? a->pt.desc[head].gc_word[1] : 1;
+    __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
+    if (large && large_is_leaf(h, head)) {
+        ps_set(h, head, PS_MAKE(PS_BLACK, e)); /* scan.c .sol.leaf-large */
+        return;
+    }
     /* a page copied into last cycle still records how far it was scanned
      * then: this cycle scans it from the start (.sol.cheney) */
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
-    __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);
-    size_t n = a->pt.desc[head].space == PK_LARGE_HEAD ? a->pt.desc[head].gc_word[1] : 1;
-    __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
     if (prot_protect(a, pagetable_page_addr(&a->pt, head), n << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("protecting a pinned page failed");
     grey_push(h, head);

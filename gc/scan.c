@@ -231,14 +231,40 @@ static __attribute__((noreturn)) void bad_pointer(const void *p)
              "callback for tagged or interior pointers)");
 }
 
+/* .sol.leaf-large: a large object whose type holds no pointers has
+ * nothing to scan, so it needs no protection when it is promoted or
+ * pinned: it is black at once, and the mutator never traps on it. */
+int large_is_leaf(struct vmgc_heap *h, size_t head)
+{
+    uint64_t hd = hdr_load(alias_of_page(h, head) + VMGC_HEADER_BYTES);
+    uint32_t type = hdr_type(hd);
+    if (type == 0 || type >= h->ntypes)
+        return 0; /* scanning it will report the corruption */
+    const struct gc_type *t = &h->types[type];
+    return t->layout == VMGC_LAYOUT_NO_POINTERS ||
+           (t->layout == VMGC_LAYOUT_BITMAP && t->bitmap == 0);
+}
+
 static void promote_large(struct vmgc_heap *h, size_t head, uint32_t w)
 {
     uint32_t e = cur_epoch(h);
+    size_t n = h->arena->pt.desc[head].gc_word[1];
+    if (large_is_leaf(h, head)) {
+        if (!ps_cas(h, head, w, PS_MAKE(PS_BLACK, e)))
+            return;
+        __atomic_fetch_add(&h->st_large_promoted, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
+        /* from-space may be protected by now; in the flip it is not yet */
+        if (!__atomic_load_n(&h->flipping, __ATOMIC_ACQUIRE) &&
+            prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, head),
+                           n << VM_PAGE_SHIFT) != VMGC_OK)
+            gc_fatal_status("exposing a promoted large object failed");
+        return;
+    }
     if (!ps_cas(h, head, w, PS_MAKE(PS_PROMOTING, e)))
         return; /* someone else promotes it; callers wait for GREY */
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
     __atomic_fetch_add(&h->st_large_promoted, 1, __ATOMIC_RELAXED);
-    size_t n = h->arena->pt.desc[head].gc_word[1];
     __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
     if (prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, head), n << VM_PAGE_SHIFT) !=
         VMGC_OK)

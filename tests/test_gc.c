@@ -434,6 +434,72 @@ START_TEST(large_objects_do_not_move)
 }
 END_TEST
 
+/* .sol.leaf-large: a pointer-free large object is black from the moment
+ * it is promoted, pinned or forwarded as a root: reading it never traps. */
+static unsigned char *leaf_by_root_slot, *leaf_by_stack_seen;
+static uint64_t leaf_traps_in_cycle;
+static unsigned leaf_sum_in_cycle;
+
+static unsigned sum_bytes(const unsigned char *p, size_t n)
+{
+    unsigned sum = 0;
+    for (size_t i = 0; i < n; i += 512)
+        sum += p[i];
+    return sum;
+}
+
+enum { LEAF_BYTES = 12000 };
+
+static void read_leaves_mid_cycle(struct vmgc_heap *h)
+{
+    vmgc_stats a, b;
+    vmgc_get_stats(h, &a);
+    leaf_sum_in_cycle = sum_bytes(leaf_by_root_slot, LEAF_BYTES) +
+                        sum_bytes(leaf_by_stack_seen, LEAF_BYTES);
+    vmgc_get_stats(h, &b);
+    leaf_traps_in_cycle = b.traps - a.traps;
+    h->test_after_from_space_unmapped = NULL;
+}
+
+static unsigned char *new_leaf_large(unsigned char fill)
+{
+    unsigned char *p = vmgc_alloc(me, t_leaf, LEAF_BYTES);
+    ck_assert_ptr_nonnull(p);
+    memset(p, fill, LEAF_BYTES);
+    return p;
+}
+
+START_TEST(leaf_large_objects_are_never_protected)
+{
+    setup_heap(_i, 0);
+    ck_assert_int_eq(vmgc_root_add(heap, (void **)&leaf_by_root_slot, 1), VMGC_OK);
+    leaf_by_root_slot = new_leaf_large(1);
+    unsigned char *volatile on_stack = new_leaf_large(2);
+    leaf_by_stack_seen = on_stack;
+    static struct pair *holder;
+    ck_assert_int_eq(vmgc_root_add(heap, (void **)&holder, 1), VMGC_OK);
+    holder = vmgc_alloc(me, t_pair, sizeof *holder);
+    holder->other = new_leaf_large(3); /* reached only by scanning, after from-space is protected */
+    build_list(2000);
+    heap->test_after_from_space_unmapped = read_leaves_mid_cycle;
+    vmgc_collect(heap, 1);
+    unsigned per_leaf = (LEAF_BYTES + 511) / 512;
+    ck_assert_uint_eq(leaf_sum_in_cycle, per_leaf * 3);
+    ck_assert_uint_eq(leaf_traps_in_cycle, 0);
+    vmgc_stats a, b;
+    vmgc_get_stats(heap, &a);
+    ck_assert_uint_eq(sum_bytes(holder->other, LEAF_BYTES), per_leaf * 3);
+    ck_assert_uint_eq(sum_bytes(on_stack, LEAF_BYTES), per_leaf * 2);
+    vmgc_get_stats(heap, &b);
+    ck_assert_uint_eq(b.traps - a.traps, 0);
+    ck_assert_uint_ge(b.large_promoted, 2);
+    ck_assert_ptr_eq(on_stack, leaf_by_stack_seen); /* not moved */
+    vmgc_root_remove(heap, (void **)&holder);
+    vmgc_root_remove(heap, (void **)&leaf_by_root_slot);
+    teardown_heap();
+}
+END_TEST
+
 START_TEST(bitmap_skips_non_pointer_words)
 {
     setup_heap(_i, 0);
@@ -689,6 +755,7 @@ int main(void)
     tcase_add_loop_test(tc, interior_pointer_pins, 0, 2);
     tcase_add_loop_test(tc, tagged_pointers_stay_tagged, 0, 2);
     tcase_add_loop_test(tc, large_objects_do_not_move, 0, 2);
+    tcase_add_loop_test(tc, leaf_large_objects_are_never_protected, 0, 2);
     tcase_add_loop_test(tc, bitmap_skips_non_pointer_words, 0, 2);
     tcase_add_loop_test(tc, type_registration_rules, 0, 2);
     tcase_add_loop_test(tc, out_of_memory_handler, 0, 2);
