@@ -1,13 +1,14 @@
 /* pause.c -- flip pauses against live-heap size, and the cost of a trap.
  *
  * For each live size (default 100 and 1024 MiB) and each barrier backend:
- * build the live data (lists of 240-byte nodes hanging off a 4096-slot
- * precise root), start 2 mutator threads that allocate garbage and replace
+ * build the live data (lists of 240-byte nodes hanging off a precise root
+ * array of --roots slots, default 4096; the flip copies what each slot
+ * points at, so the pause grows with it), start 2 mutator threads that allocate garbage and replace
  * live nodes, run collections back to back, and report the flip pauses
  * (median, p99, max, from vmgc_get_pauses) and the median round trip of a
  * mutator access that trapped on a grey page (timed around the access, so
  * it includes the kernel's delivery and the page scan).
- * Usage: pause [--live MIB[,MIB...]] [--cycles N] [--backend uffd|mprotect|both]
+ * Usage: pause [--live MIB[,MIB...]] [--cycles N] [--roots N] [--backend uffd|mprotect|both]
  */
 #include "config.h"
 
@@ -19,7 +20,7 @@
 
 #include "vmgc.h"
 
-#define ROOTS 4096
+#define MAX_ROOTS 65536
 #define PAYLOAD 232 /* + 8 header = 240 bytes */
 
 struct node {
@@ -30,7 +31,8 @@ struct node {
 
 static vmgc_heap *heap;
 static vmgc_type t_node;
-static void *roots[ROOTS];
+static void *roots[MAX_ROOTS];
+static size_t nroots = 4096;
 static int stop;
 
 static uint64_t now_ns(void)
@@ -68,12 +70,12 @@ static void *mutator(void *arg)
         }
         rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
         /* replace the head of a random live list */
-        struct node *head = roots[rng % ROOTS];
+        struct node *head = roots[rng % nroots];
         if (head) {
             struct node *n = vmgc_alloc(t, t_node, PAYLOAD);
             n->value = head->value;
             n->next = head->next;
-            roots[rng % ROOTS] = n;
+            roots[rng % nroots] = n;
         }
     }
     vmgc_thread_detach(t);
@@ -86,7 +88,7 @@ static size_t time_traps(vmgc_thread *me, uint64_t *out, size_t max)
 {
     (void)me;
     size_t n = 0;
-    for (int r = 0; r < ROOTS && n < max; r++) {
+    for (size_t r = 0; r < nroots && n < max; r++) {
         struct node *p = roots[r];
         for (int k = 0; p && k < 8 && n < max; k++) {
             uint64_t t0 = now_ns();
@@ -117,13 +119,13 @@ static void run(const char *backend, size_t live_mib, int cycles)
     vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
     vmgc_type_register(heap, &nd, &t_node);
     memset(roots, 0, sizeof roots);
-    vmgc_root_add(heap, roots, ROOTS);
+    vmgc_root_add(heap, roots, nroots);
     size_t nodes = (live_mib << 20) / (PAYLOAD + 8);
     for (size_t i = 0; i < nodes; i++) {
         struct node *n = vmgc_alloc(me, t_node, PAYLOAD);
         n->value = i;
-        n->next = roots[i % ROOTS];
-        roots[i % ROOTS] = n;
+        n->next = roots[i % nroots];
+        roots[i % nroots] = n;
     }
     stop = 0;
     pthread_t th[2];
@@ -153,8 +155,8 @@ static void run(const char *backend, size_t live_mib, int cycles)
     qsort(traps, ntraps, sizeof *traps, cmp_u64);
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
-    printf("| %s | %zu | %llu | %.1f | %.1f | %.1f | %.1f | %zu | %.2f |\n", backend, live_mib,
-           (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
+    printf("| %s | %zu | %zu | %llu | %.1f | %.1f | %.1f | %.1f | %zu | %.2f |\n", backend,
+           live_mib, nroots, (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
            (double)pct(p, np, 0.99) / 1e3, (double)p[np ? np - 1 : 0] / 1e3,
            (double)pct(traps, ntraps, 0.5) / 1e3, ntraps, seconds / cycles);
     fflush(stdout);
@@ -168,16 +170,31 @@ int main(int argc, char **argv)
     char lives[128] = "100,1024";
     int cycles = 10;
     const char *backend = "both";
-    for (int i = 1; i + 1 < argc; i += 2) {
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            fprintf(stderr, "pause: %s needs a value\n", argv[i]);
+            return 2;
+        }
         if (!strcmp(argv[i], "--live"))
             snprintf(lives, sizeof lives, "%s", argv[i + 1]);
         else if (!strcmp(argv[i], "--cycles"))
             cycles = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--roots"))
+            nroots = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--backend"))
             backend = argv[i + 1];
+        else {
+            fprintf(stderr, "pause: unknown option '%s' (takes --live, --cycles, --roots, "
+                            "--backend)\n", argv[i]);
+            return 2;
+        }
     }
-    printf("| backend | live MiB | cycles | pause p50 us | p99 us | max us | trap+scan p50 us | traps timed | s/cycle |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    if (nroots < 1 || nroots > MAX_ROOTS || cycles < 1) {
+        fprintf(stderr, "pause: --roots takes 1..%d and --cycles at least 1\n", MAX_ROOTS);
+        return 2;
+    }
+    printf("| backend | live MiB | roots | cycles | pause p50 us | p99 us | max us | trap+scan p50 us | traps timed | s/cycle |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (char *tok = strtok(lives, ","); tok; tok = strtok(NULL, ",")) {
         size_t mib = (size_t)atol(tok);
         if (!strcmp(backend, "both") || !strcmp(backend, "uffd"))

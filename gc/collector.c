@@ -100,8 +100,7 @@ static size_t flip(struct vmgc_heap *h)
     if (h->config.verify)
         verify_flip(h);
     __atomic_store_n(&h->flipping, 0, __ATOMIC_RELEASE);
-    threads_start_world(h);
-    uint64_t pause = gc_now_ns() - t0;
+    uint64_t pause = threads_start_world(h) - t0;
     pthread_mutex_unlock(&h->pages_lock);
     pthread_mutex_unlock(&h->roots_lock);
     record_pause(h, pause);
@@ -276,7 +275,7 @@ void collector_cycle(struct vmgc_heap *h)
         for (struct vmgc_thread *t = h->threads; t; t = t->next)
             threads_retire_tlab(h, t);
         verify_end(h);
-        threads_start_world(h);
+        (void)threads_start_world(h);
         pthread_mutex_unlock(&h->pages_lock);
     }
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);

@@ -201,7 +201,7 @@ int barrier_trap(void *ctx, void *page);
 vmgc_status threads_init(struct vmgc_heap *h);
 void threads_fini(struct vmgc_heap *h);
 void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self);
-void threads_start_world(struct vmgc_heap *h);
+uint64_t threads_start_world(struct vmgc_heap *h); /* returns when the world was released */
 struct vmgc_thread *threads_self(struct vmgc_heap *h);
 void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t);
 
