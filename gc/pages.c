@@ -124,14 +124,18 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
             ps_set(h, first + i, PS_MAKE(PS_STASH, 0));
         }
         pool_split_run(&h->arena->pool, first, n);
+        /* .sol.prefault: copies write through the collector view; map it
+         * now, not in the flip's pause or in a trap.  That also makes the
+         * pages resident, so protecting them needs no fallocate (and if
+         * populating failed, a copy's write makes the page resident before
+         * any mutator can hold a pointer into it). */
+        vm_prefault_alias(&h->arena->vm, first << VM_PAGE_SHIFT, n << VM_PAGE_SHIFT);
         /* one PROTN for the run; a copier renews or redoes it on use
          * (scan.c .sol.copy-protect) */
-        st = prot_protect(h->arena, pagetable_page_addr(&h->arena->pt, first), n * VM_PAGE_SIZE);
+        st = prot_protect_resident(h->arena, pagetable_page_addr(&h->arena->pt, first),
+                                   n * VM_PAGE_SIZE);
         if (st != VMGC_OK)
             return st;
-        /* .sol.prefault: copies write through the collector view; map it
-         * now, not in the flip's pause or in a trap */
-        vm_prefault_alias(&h->arena->vm, first << VM_PAGE_SHIFT, n << VM_PAGE_SHIFT);
         for (size_t i = 0; i < n; i++) {
             pages_note_inuse(h, first + i);
             stash_push(h, first + i);

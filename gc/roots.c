@@ -100,6 +100,8 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
+    /* not prot_protect_resident: a thread's allocation page may not have
+     * been written yet */
     if (prot_protect(a, pagetable_page_addr(&a->pt, head), n << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("protecting a pinned page failed");
     grey_push(h, head);

@@ -54,7 +54,7 @@ static void mark(struct arena *a, size_t first, size_t n, int on)
     }
 }
 
-vmgc_status prot_protect(struct arena *a, void *addr, size_t len)
+static vmgc_status protect_range(struct arena *a, void *addr, size_t len, int resident)
 {
     size_t first, n;
     vmgc_status st = arena_range(a, addr, len, &first, &n);
@@ -66,7 +66,17 @@ vmgc_status prot_protect(struct arena *a, void *addr, size_t len)
     /* .sol.mark-first: the mark is set before the page is hidden, so any
      * trap that can happen finds it. */
     mark(a, first, n, 1);
-    return a->prot->protect(a, first, n);
+    return a->prot->protect(a, first, n, resident);
+}
+
+vmgc_status prot_protect(struct arena *a, void *addr, size_t len)
+{
+    return protect_range(a, addr, len, 0);
+}
+
+vmgc_status prot_protect_resident(struct arena *a, void *addr, size_t len)
+{
+    return protect_range(a, addr, len, 1);
 }
 
 vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len)

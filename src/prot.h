@@ -19,8 +19,9 @@ struct prot_backend {
     /* Set up for a new arena.  Errors carry a message saying what to do. */
     vmgc_status (*open)(struct arena *a);
     void (*close)(struct arena *a);
-    /* PROTN: protect pages [first, first+n) that are marked PD_READ_BARRIER. */
-    vmgc_status (*protect)(struct arena *a, size_t first, size_t n);
+    /* PROTN: protect pages [first, first+n) that are marked PD_READ_BARRIER.
+     * resident: the caller knows every page is in the memfd already. */
+    vmgc_status (*protect)(struct arena *a, size_t first, size_t n, int resident);
     /* UNPROT: expose [first, first+n) whose PD_READ_BARRIER was cleared. */
     vmgc_status (*unprotect)(struct arena *a, size_t first, size_t n);
     /* Resolve a fault on page i: run the read barrier for what protects it,
@@ -45,6 +46,13 @@ vmgc_status prot_open(struct arena *a, const char *name);
  * VMGC_ESYSTEM.  Thread safety: any thread. */
 vmgc_status prot_protect(struct arena *a, void *addr, size_t len);
 vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len);
+
+/* prot_protect for pages the caller knows are in the memfd already (written
+ * or populated): the uffd backend then skips making them present, a page
+ * cache walk that cost as much as the unmapping itself.  A page that is a
+ * hole after all is not trapped on until something writes it through the
+ * collector view. */
+vmgc_status prot_protect_resident(struct arena *a, void *addr, size_t len);
 int prot_is_protected(struct arena *a, const void *addr);
 
 /* If the page at addr is protected, bump its mark's generation so that a

@@ -172,8 +172,9 @@ static int mp_coarsen(struct arena *a)
     return err;
 }
 
-static vmgc_status mp_protect(struct arena *a, size_t first, size_t n)
+static vmgc_status mp_protect(struct arena *a, size_t first, size_t n, int resident)
 {
+    (void)resident; /* PROT_NONE traps on holes too */
     struct mp_guard g;
     mp_lock(a, &g, 0);
     int err = 0;

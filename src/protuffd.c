@@ -96,12 +96,13 @@ static void uffd_close(struct arena *a)
     a->uffd.fd = -1;
 }
 
-/* PROTN: make the pages present (a hole would read as zero without a trap),
- * then zap them from the mutator view only. */
-static vmgc_status uffd_protect(struct arena *a, size_t first, size_t n)
+/* PROTN: make the pages present (a hole would read as zero without a trap;
+ * skipped when the caller says they are resident), then zap them from the
+ * mutator view only. */
+static vmgc_status uffd_protect(struct arena *a, size_t first, size_t n, int resident)
 {
     off_t off = (off_t)(first << VM_PAGE_SHIFT), len = (off_t)(n << VM_PAGE_SHIFT);
-    if (sys.fallocate(a->vm.fd, 0, off, len) != 0)
+    if (!resident && sys.fallocate(a->vm.fd, 0, off, len) != 0)
         return error_sys("making protected heap pages present (fallocate)", errno);
     if (sys.madvise(a->vm.base + off, (size_t)len, MADV_DONTNEED) != 0)
         return error_sys("unmapping protected pages from the mutator view (madvise)", errno);
