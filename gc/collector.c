@@ -267,7 +267,7 @@ static void release_from_space(struct vmgc_heap *h)
             a->pt.desc[i].space = PK_NONE;
             ps_set(h, i, PS_MAKE(PS_FREE, 0));
         }
-        if (arena_release_pages(a, pagetable_page_addr(&a->pt, page), n) != VMGC_OK)
+        if (arena_release_pages_deferred(a, pagetable_page_addr(&a->pt, page), n) != VMGC_OK)
             gc_fatal_status("releasing from-space pages failed");
     }
     h->ninuse = kept;
@@ -321,6 +321,9 @@ void collector_cycle(struct vmgc_heap *h)
     h->cycles_done++;
     pthread_cond_broadcast(&h->done_cond);
     pthread_mutex_unlock(&h->trigger_lock);
+    /* from-space was released without punching (.sol.trim-to-target) */
+    if (pool_trim_to_target(&h->arena->pool) != VMGC_OK)
+        gc_fatal_status("returning released pages to the OS failed");
     pthread_mutex_unlock(&h->cycle_lock);
 }
 

@@ -120,7 +120,7 @@ vmgc_status arena_alloc_pages(struct arena *a, size_t npages, unsigned flags, vo
  * next owner of the pages would trap on them.  It is exposed before it goes
  * back to the pool: the other order would let a new owner take and protect
  * the pages, and then have its protection cleared by ours. */
-vmgc_status arena_release_pages(struct arena *a, void *pages, size_t npages)
+static vmgc_status release_pages(struct arena *a, void *pages, size_t npages, int deferred)
 {
     size_t first, n;
     vmgc_status st = arena_range(a, pages, npages << VM_PAGE_SHIFT, &first, &n);
@@ -135,7 +135,17 @@ vmgc_status arena_release_pages(struct arena *a, void *pages, size_t npages)
         if (st != VMGC_OK)
             return st;
     }
-    return pool_release(&a->pool, first, n);
+    return deferred ? pool_release_deferred(&a->pool, first, n) : pool_release(&a->pool, first, n);
+}
+
+vmgc_status arena_release_pages(struct arena *a, void *pages, size_t npages)
+{
+    return release_pages(a, pages, npages, 0);
+}
+
+vmgc_status arena_release_pages_deferred(struct arena *a, void *pages, size_t npages)
+{
+    return release_pages(a, pages, npages, 1);
 }
 
 const char *arena_backend_name(const struct arena *a)

@@ -203,7 +203,7 @@ static vmgc_status release_checked(struct pool *pool, size_t first, size_t npage
     return VMGC_OK;
 }
 
-vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
+static vmgc_status release(struct pool *pool, size_t first, size_t npages, int may_punch)
 {
     if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
         return error_set(VMGC_ERANGE, "release of %zu pages at page %zu is outside the heap",
@@ -218,7 +218,7 @@ vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
     pool->stats.allocated_pages -= npages;
     int kind = POOL_DIRTY;
     /* .sol.target: over the target, a released run goes back to the OS. */
-    if (pool->stats.allocated_pages + pool->stats.dirty_free_pages + npages > pool->target_pages &&
+    if (may_punch && pool->stats.allocated_pages + pool->stats.dirty_free_pages + npages > pool->target_pages &&
         vm_punch(pool->vm, first << VM_PAGE_SHIFT, npages << VM_PAGE_SHIFT) == VMGC_OK) {
         kind = POOL_ZERO;
         pool->stats.punched_pages += npages;
@@ -230,6 +230,51 @@ vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
     free_run_make(pool, kind, f, n);
     pthread_mutex_unlock(&pool->lock);
     return VMGC_OK;
+}
+
+vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
+{
+    return release(pool, first, npages, 1);
+}
+
+vmgc_status pool_release_deferred(struct pool *pool, size_t first, size_t npages)
+{
+    return release(pool, first, npages, 0);
+}
+
+/* .sol.trim-to-target: punch from the longest dirty runs down, the last
+ * one only as far as needed (its tail), so the excess goes back in few
+ * system calls: a punch costs ~20 us whatever its length (it unmaps the
+ * range from both views), and one per released page was 30% of the
+ * collector thread's time in GCBench. */
+vmgc_status pool_trim_to_target(struct pool *pool)
+{
+    vmgc_status st = VMGC_OK;
+    lock_take(&pool->lock);
+    for (int b = POOL_BINS - 1; b >= 0 && st == VMGC_OK; b--) {
+        while (pool->bins[POOL_DIRTY][b] != PD_NONE) {
+            size_t resident = pool->stats.allocated_pages + pool->stats.dirty_free_pages;
+            if (resident <= pool->target_pages)
+                goto done;
+            size_t f = pool->bins[POOL_DIRTY][b], n = D(pool, f)->run_pages;
+            size_t k = resident - pool->target_pages < n ? resident - pool->target_pages : n;
+            st = vm_punch(pool->vm, (f + n - k) << VM_PAGE_SHIFT, k << VM_PAGE_SHIFT);
+            if (st != VMGC_OK)
+                break;
+            list_remove(pool, POOL_DIRTY, f, n);
+            run_untag(pool, f, n);
+            if (k < n)
+                free_run_make(pool, POOL_DIRTY, f, n - k);
+            pool->stats.dirty_free_pages -= k;
+            pool->stats.punched_pages += k;
+            size_t zf = f + n - k, zn = k;
+            coalesce(pool, POOL_ZERO, &zf, &zn);
+            free_run_make(pool, POOL_ZERO, zf, zn);
+        }
+    }
+done:
+    pthread_mutex_unlock(&pool->lock);
+    return st;
 }
 
 vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)

@@ -60,6 +60,14 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
  * pool is left unchanged. */
 vmgc_status pool_release(struct pool *pool, size_t first, size_t npages);
 
+/* pool_release that keeps the pages resident whatever the target; follow a
+ * batch of these with pool_trim_to_target. */
+vmgc_status pool_release_deferred(struct pool *pool, size_t first, size_t npages);
+
+/* Return dirty free pages to the OS until the resident pages (allocated +
+ * dirty free) are down to the target: longest runs first, in few calls. */
+vmgc_status pool_trim_to_target(struct pool *pool);
+
 /* Turn the allocated run at first (npages) into npages one-page runs, so
  * they can be released one by one. */
 vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages);

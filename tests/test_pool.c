@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pool.h"
+#include "sys.h"
 #include "testlib.h"
 
 struct fixture {
@@ -93,6 +94,55 @@ START_TEST(trim_returns_dirty_runs)
 }
 END_TEST
 
+static unsigned punch_calls;
+static int (*real_fallocate)(int fd, int mode, off_t off, off_t len);
+
+static int counting_fallocate(int fd, int mode, off_t off, off_t len)
+{
+    punch_calls++;
+    return real_fallocate(fd, mode, off, len);
+}
+
+/* .sol.trim-to-target: pages released one by one over the target stay
+ * resident until the trim, which returns just the excess, in one call for
+ * one coalesced run, from the run's tail. */
+START_TEST(deferred_release_then_trim_to_target)
+{
+    struct fixture f;
+    setup(&f, 64, 16);
+    size_t a;
+    int zero;
+    ck_assert_int_eq(pool_alloc(&f.pool, 48, 0, &a, &zero), VMGC_OK);
+    memset(f.vm.base + a * VM_PAGE_SIZE, 0x5a, 48 * VM_PAGE_SIZE);
+    ck_assert_int_eq(pool_split_run(&f.pool, a, 48), VMGC_OK);
+    punch_calls = 0;
+    real_fallocate = sys.fallocate;
+    sys.fallocate = counting_fallocate;
+    for (size_t i = 0; i < 48; i++)
+        ck_assert_int_eq(pool_release_deferred(&f.pool, a + i, 1), VMGC_OK);
+    struct pool_stats s = pool_get_stats(&f.pool);
+    ck_assert_uint_eq(s.dirty_free_pages, 48);
+    ck_assert_uint_eq(s.punched_pages, 0);
+    ck_assert_uint_eq(punch_calls, 0);
+    ck_assert_int_eq(pool_trim_to_target(&f.pool), VMGC_OK);
+    sys_reset();
+    s = pool_get_stats(&f.pool);
+    ck_assert_uint_eq(s.dirty_free_pages, 16);
+    ck_assert_uint_eq(s.punched_pages, 32);
+    ck_assert_uint_eq(punch_calls, 1);
+    for (size_t i = 0; i < 48; i++)
+        ck_assert_int_eq(f.vm.base[(a + i) * VM_PAGE_SIZE + 100], i < 16 ? 0x5a : 0);
+    ck_assert_int_eq(pool_trim_to_target(&f.pool), VMGC_OK); /* at the target: nothing to do */
+    ck_assert_uint_eq(pool_get_stats(&f.pool).punched_pages, 32);
+    /* both kinds are handed out correctly afterwards */
+    ck_assert_int_eq(pool_alloc(&f.pool, 16, 0, &a, &zero), VMGC_OK);
+    ck_assert_int_eq(zero, 0);
+    ck_assert_int_eq(pool_alloc(&f.pool, 32, 0, &a, &zero), VMGC_OK);
+    ck_assert_int_eq(zero, 1);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(bad_releases_are_refused)
 {
     struct fixture f;
@@ -174,6 +224,7 @@ int main(void)
     tcase_add_test(tc, fresh_pages_are_zero_and_recycled_are_dirty);
     tcase_add_test(tc, zero_after_release_over_target);
     tcase_add_test(tc, trim_returns_dirty_runs);
+    tcase_add_test(tc, deferred_release_then_trim_to_target);
     tcase_add_test(tc, bad_releases_are_refused);
     tcase_add_test(tc, random_runs_coalesce);
     suite_add_tcase(s, tc);
