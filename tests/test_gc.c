@@ -492,7 +492,9 @@ START_TEST(leaf_large_objects_are_never_protected)
     ck_assert_uint_eq(sum_bytes(on_stack, LEAF_BYTES), per_leaf * 2);
     vmgc_get_stats(heap, &b);
     ck_assert_uint_eq(b.traps - a.traps, 0);
-    ck_assert_uint_ge(b.large_promoted, 2);
+    /* a leaf is promoted, or pinned if a register or stack slot still
+     * holds it (seen under ThreadSanitizer) */
+    ck_assert_uint_ge(b.large_promoted + b.pages_pinned, 3);
     ck_assert_ptr_eq(on_stack, leaf_by_stack_seen); /* not moved */
     vmgc_root_remove(heap, (void **)&holder);
     vmgc_root_remove(heap, (void **)&leaf_by_root_slot);
