@@ -3,8 +3,8 @@
  * For each live size (default 100 and 1024 MiB) and each barrier backend:
  * build the live data (lists of 240-byte nodes hanging off a precise root
  * array of --roots slots, default 4096; the flip copies what each slot
- * points at, so the pause grows with it), start 2 mutator threads that allocate garbage and replace
- * live nodes, run collections back to back, and report the flip pauses
+ * points at, so the pause grows with it), start 2 mutator threads that
+ * allocate garbage and replace live nodes, run collections back to back, and report the flip pauses
  * (median, p99, max, from vmgc_get_pauses) and the median round trip of a
  * mutator access that trapped on a grey page (timed around the access, so
  * it includes the kernel's delivery and the page scan).
@@ -193,10 +193,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "pause: --roots takes 1..%d and --cycles at least 1\n", MAX_ROOTS);
         return 2;
     }
-    printf("| backend | live MiB | roots | cycles | pause p50 us | p99 us | max us | trap+scan p50 us | traps timed | s/cycle |\n");
+    printf("| backend | live MiB | roots | cycles | pause p50 us | p99 us | max us "
+           "| trap+scan p50 us | traps timed | s/cycle |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (char *tok = strtok(lives, ","); tok; tok = strtok(NULL, ",")) {
         size_t mib = (size_t)atol(tok);
+        if (mib < 1 || mib > (1u << 20)) {
+            fprintf(stderr, "pause: --live takes sizes in MiB, 1 or more, comma-separated "
+                            "(got '%s')\n", tok);
+            return 2;
+        }
         if (!strcmp(backend, "both") || !strcmp(backend, "uffd"))
             run("uffd", mib, cycles);
         if (!strcmp(backend, "both") || !strcmp(backend, "mprotect"))

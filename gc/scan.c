@@ -238,7 +238,7 @@ int large_is_leaf(struct vmgc_heap *h, size_t head)
 {
     uint64_t hd = hdr_load(alias_of_page(h, head) + VMGC_HEADER_BYTES);
     uint32_t type = hdr_type(hd);
-    if (type == 0 || type >= h->ntypes)
+    if (type == 0 || type >= __atomic_load_n(&h->ntypes, __ATOMIC_ACQUIRE))
         return 0; /* scanning it will report the corruption */
     const struct gc_type *t = &h->types[type];
     return t->layout == VMGC_LAYOUT_NO_POINTERS ||

@@ -218,7 +218,8 @@ static vmgc_status release(struct pool *pool, size_t first, size_t npages, int m
     pool->stats.allocated_pages -= npages;
     int kind = POOL_DIRTY;
     /* .sol.target: over the target, a released run goes back to the OS. */
-    if (may_punch && pool->stats.allocated_pages + pool->stats.dirty_free_pages + npages > pool->target_pages &&
+    if (may_punch &&
+        pool->stats.allocated_pages + pool->stats.dirty_free_pages + npages > pool->target_pages &&
         vm_punch(pool->vm, first << VM_PAGE_SHIFT, npages << VM_PAGE_SHIFT) == VMGC_OK) {
         kind = POOL_ZERO;
         pool->stats.punched_pages += npages;
@@ -242,22 +243,38 @@ vmgc_status pool_release_deferred(struct pool *pool, size_t first, size_t npages
     return release(pool, first, npages, 0);
 }
 
-/* .sol.trim-to-target: punch from the longest dirty runs down, the last
- * one only as far as needed (its tail), so the excess goes back in few
- * system calls: a punch costs ~20 us whatever its length (it unmaps the
- * range from both views), and one per released page was 30% of the
- * collector thread's time in GCBench. */
-vmgc_status pool_trim_to_target(struct pool *pool)
+vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)
+{
+    if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
+        return error_set(VMGC_ERANGE, "split of %zu pages at page %zu is outside the heap", npages,
+                         first);
+    lock_take(&pool->lock);
+    vmgc_status st = release_checked(pool, first, npages);
+    if (st == VMGC_OK)
+        for (size_t i = first; i < first + npages; i++) {
+            D(pool, i)->pool_state = PD_RUN_HEAD;
+            D(pool, i)->run_pages = 1;
+        }
+    pthread_mutex_unlock(&pool->lock);
+    return st;
+}
+
+/* Punch dirty free runs until the resident pages (allocated + dirty free)
+ * are down to keep: from the longest runs down, the last one only as far
+ * as needed (its tail).  .sol.trim-to-target: a punch costs ~20 us whatever
+ * its length (it unmaps the range from both views), and one per released
+ * page was 30% of the collector thread's time in GCBench. */
+static vmgc_status trim_to(struct pool *pool, size_t keep)
 {
     vmgc_status st = VMGC_OK;
     lock_take(&pool->lock);
     for (int b = POOL_BINS - 1; b >= 0 && st == VMGC_OK; b--) {
         while (pool->bins[POOL_DIRTY][b] != PD_NONE) {
             size_t resident = pool->stats.allocated_pages + pool->stats.dirty_free_pages;
-            if (resident <= pool->target_pages)
+            if (resident <= keep)
                 goto done;
             size_t f = pool->bins[POOL_DIRTY][b], n = D(pool, f)->run_pages;
-            size_t k = resident - pool->target_pages < n ? resident - pool->target_pages : n;
+            size_t k = resident - keep < n ? resident - keep : n;
             st = vm_punch(pool->vm, (f + n - k) << VM_PAGE_SHIFT, k << VM_PAGE_SHIFT);
             if (st != VMGC_OK)
                 break;
@@ -277,42 +294,17 @@ done:
     return st;
 }
 
-vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)
-{
-    if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
-        return error_set(VMGC_ERANGE, "split of %zu pages at page %zu is outside the heap", npages,
-                         first);
-    lock_take(&pool->lock);
-    vmgc_status st = release_checked(pool, first, npages);
-    if (st == VMGC_OK)
-        for (size_t i = first; i < first + npages; i++) {
-            D(pool, i)->pool_state = PD_RUN_HEAD;
-            D(pool, i)->run_pages = 1;
-        }
-    pthread_mutex_unlock(&pool->lock);
-    return st;
-}
-
 vmgc_status pool_trim(struct pool *pool)
 {
-    vmgc_status st = VMGC_OK;
+    return trim_to(pool, 0); /* every dirty run */
+}
+
+vmgc_status pool_trim_to_target(struct pool *pool)
+{
     lock_take(&pool->lock);
-    for (int b = 0; b < POOL_BINS && st == VMGC_OK; b++) {
-        while (pool->bins[POOL_DIRTY][b] != PD_NONE) {
-            size_t f = pool->bins[POOL_DIRTY][b], n = D(pool, f)->run_pages;
-            st = vm_punch(pool->vm, f << VM_PAGE_SHIFT, n << VM_PAGE_SHIFT);
-            if (st != VMGC_OK)
-                break;
-            list_remove(pool, POOL_DIRTY, f, n);
-            run_untag(pool, f, n);
-            pool->stats.dirty_free_pages -= n;
-            pool->stats.punched_pages += n;
-            coalesce(pool, POOL_ZERO, &f, &n);
-            free_run_make(pool, POOL_ZERO, f, n);
-        }
-    }
+    size_t keep = pool->target_pages;
     pthread_mutex_unlock(&pool->lock);
-    return st;
+    return trim_to(pool, keep);
 }
 
 void pool_set_target(struct pool *pool, size_t target_pages)
