@@ -59,13 +59,12 @@ VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *h, void **slots)
 /* Called by the flip with the world stopped and roots_lock held. */
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c)
 {
+    struct lookahead la;
+    lookahead_init(&la, h, c, 0);
     for (struct root_range *r = h->roots; r; r = r->next)
-        for (size_t i = 0; i < r->count; i++) {
-            void *old = r->slots[i];
-            void *nw = scan_forward(h, c, old, 0);
-            if (nw != old)
-                r->slots[i] = nw;
-        }
+        for (size_t i = 0; i < r->count; i++)
+            lookahead_push(&la, &r->slots[i]);
+    lookahead_flush(&la);
 }
 
 /* ---- ambiguous roots ---- */

@@ -526,6 +526,67 @@ START_TEST(bitmap_skips_non_pointer_words)
 }
 END_TEST
 
+/* Slots are forwarded a fixed distance behind the scan (.sol.lookahead):
+ * more slots than that distance, the same target many times, and values
+ * that are not heap pointers must all come out right, in an array and in
+ * the precise roots alike. */
+enum { LA_SLOTS = 3 * LOOKAHEAD_SLOTS + 5, LA_DISGUISE = 0x5a5a5a5a };
+static int la_outside;
+
+static void *la_expected_other(int i)
+{
+    return i % 2 ? (void *)&la_outside : NULL;
+}
+
+/* In its own frame, so no stale copy of these addresses pins them. */
+static __attribute__((noinline)) void la_fill(void **roots, uintptr_t *disguised)
+{
+    struct pair *shared = vmgc_alloc(me, t_pair, sizeof *shared);
+    shared->value = 4242;
+    void **arr = vmgc_alloc(me, t_array, LA_SLOTS * sizeof(void *));
+    for (int i = 0; i < LA_SLOTS; i++) {
+        if (i % 3 == 0) {
+            arr[i] = shared;
+        } else if (i % 3 == 1) {
+            arr[i] = la_expected_other(i);
+        } else {
+            struct pair *p = vmgc_alloc(me, t_pair, sizeof *p);
+            p->value = (uintptr_t)i;
+            arr[i] = p;
+        }
+        disguised[i] = (uintptr_t)arr[i] ^ LA_DISGUISE;
+        roots[i] = i % 2 ? arr[i] : (void *)arr;
+    }
+}
+
+START_TEST(forwarding_behind_the_scan)
+{
+    setup_heap(_i, 0);
+    static void *roots[LA_SLOTS];
+    static uintptr_t disguised[LA_SLOTS];
+    ck_assert_int_eq(vmgc_root_add(heap, roots, LA_SLOTS), VMGC_OK);
+    la_fill(roots, disguised);
+    build_list(2000); /* move the allocation page on, overwrite la_fill's frame */
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    void **a = roots[0];
+    int moved = 0;
+    for (int i = 0; i < LA_SLOTS; i++) {
+        if (i % 3 == 0)
+            ck_assert_ptr_eq(a[i], a[0]);
+        else if (i % 3 == 1)
+            ck_assert_ptr_eq(a[i], la_expected_other(i));
+        else
+            ck_assert_uint_eq(((struct pair *)a[i])->value, (uintptr_t)i);
+        ck_assert_ptr_eq(roots[i], i % 2 ? a[i] : (void *)a);
+        moved += i % 3 != 1 && (uintptr_t)a[i] != (disguised[i] ^ LA_DISGUISE);
+    }
+    ck_assert_uint_eq(((struct pair *)a[0])->value, 4242);
+    ck_assert_msg(moved > LA_SLOTS / 2, "only %d of the array's targets moved", moved);
+    ck_assert_int_eq(vmgc_root_remove(heap, roots), VMGC_OK);
+    teardown_heap();
+}
+END_TEST
+
 START_TEST(type_registration_rules)
 {
     setup_heap(_i, 0);
@@ -759,6 +820,7 @@ int main(void)
     tcase_add_loop_test(tc, large_objects_do_not_move, 0, 2);
     tcase_add_loop_test(tc, leaf_large_objects_are_never_protected, 0, 2);
     tcase_add_loop_test(tc, bitmap_skips_non_pointer_words, 0, 2);
+    tcase_add_loop_test(tc, forwarding_behind_the_scan, 0, 2);
     tcase_add_loop_test(tc, type_registration_rules, 0, 2);
     tcase_add_loop_test(tc, out_of_memory_handler, 0, 2);
     tcase_add_test(tc, bad_configuration);
