@@ -102,6 +102,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     if (st != VMGC_OK)
         goto fail;
     h->limit_pages = c.heap_limit >> VM_PAGE_SHIFT;
+    pool_set_limit(&h->arena->pool, h->limit_pages);
     h->types = meta_calloc(GC_TYPE_CAPACITY, sizeof *h->types);
     h->grey_cap = h->arena->pt.pages;
     h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);

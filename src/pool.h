@@ -24,7 +24,8 @@ enum pool_kind { POOL_ZERO = 0, POOL_DIRTY = 1 };
 
 /* pool_alloc flags */
 enum {
-    POOL_NEED_ZERO = 1u << 0 /* the caller needs the pages to read as zero */
+    POOL_NEED_ZERO = 1u << 0,   /* the caller needs the pages to read as zero */
+    POOL_WITHIN_LIMIT = 1u << 1 /* refuse (VMGC_ENOMEM) past the allocation limit */
 };
 
 struct pool_stats {
@@ -41,6 +42,7 @@ struct pool {
     struct pagetable *pt;
     uint32_t bins[2][POOL_BINS]; /* free-list heads.  Synchronization: lock. */
     size_t target_pages;         /* resident limit.  Synchronization: lock. */
+    size_t limit_pages;          /* for POOL_WITHIN_LIMIT.  Synchronization: lock. */
     struct pool_stats stats;     /* Synchronization: lock. */
 };
 
@@ -51,7 +53,9 @@ int pool_check(struct pool *pool);
 
 /* Hand out a run of npages.  On success *first is its first page index and
  * *is_zero tells whether it reads as zero (always 1 with POOL_NEED_ZERO).
- * A dirty run is preferred when zero is not needed: it is resident already. */
+ * A dirty run is preferred: it is resident already; it is zeroed after the
+ * lock is dropped.  With POOL_WITHIN_LIMIT, a request that would take the
+ * allocated pages past the limit (pool_set_limit) is refused. */
 vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
                        int *is_zero);
 
@@ -76,6 +80,7 @@ vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages);
 vmgc_status pool_trim(struct pool *pool);
 
 void pool_set_target(struct pool *pool, size_t target_pages);
+void pool_set_limit(struct pool *pool, size_t limit_pages); /* initially: no limit */
 struct pool_stats pool_get_stats(struct pool *pool);
 
 #endif

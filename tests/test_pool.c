@@ -143,6 +143,25 @@ START_TEST(deferred_release_then_trim_to_target)
 }
 END_TEST
 
+START_TEST(allocation_limit_is_checked_with_the_allocation)
+{
+    struct fixture f;
+    setup(&f, 64, 64);
+    pool_set_limit(&f.pool, 10);
+    size_t a, b;
+    int zero;
+    ck_assert_int_eq(pool_alloc(&f.pool, 8, POOL_WITHIN_LIMIT, &a, &zero), VMGC_OK);
+    ck_assert_int_eq(pool_alloc(&f.pool, 3, POOL_WITHIN_LIMIT, &b, &zero), VMGC_ENOMEM);
+    ck_assert_msg(strstr(vmgc_last_error(), "heap limit of 40960 bytes"), "%s", vmgc_last_error());
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 8);
+    /* up to the limit exactly, and past it for a caller exempt from it */
+    ck_assert_int_eq(pool_alloc(&f.pool, 2, POOL_WITHIN_LIMIT, &b, &zero), VMGC_OK);
+    ck_assert_int_eq(pool_alloc(&f.pool, 3, 0, &b, &zero), VMGC_OK);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 13);
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(bad_releases_are_refused)
 {
     struct fixture f;
@@ -225,6 +244,7 @@ int main(void)
     tcase_add_test(tc, zero_after_release_over_target);
     tcase_add_test(tc, trim_returns_dirty_runs);
     tcase_add_test(tc, deferred_release_then_trim_to_target);
+    tcase_add_test(tc, allocation_limit_is_checked_with_the_allocation);
     tcase_add_test(tc, bad_releases_are_refused);
     tcase_add_test(tc, random_runs_coalesce);
     suite_add_tcase(s, tc);
