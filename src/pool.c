@@ -97,7 +97,6 @@ static size_t find_run(struct pool *pool, int kind, size_t n)
     return PD_NONE;
 }
 
-
 vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
                        int *is_zero)
 {
