@@ -192,16 +192,16 @@ struct lookahead {
 };
 void lookahead_init(struct lookahead *la, struct vmgc_heap *h, struct copier *c, int in_signal);
 /* Forwards *slot later (by lookahead_flush at the latest): the slot must
- * stay valid and unwritten by anyone else until then. */
+ * stay valid and unwritten by anyone else until then.  Used for the
+ * precise roots in the flip, where the world is stopped. */
 void lookahead_push(struct lookahead *la, void **slot);
 void lookahead_flush(struct lookahead *la);
-void lookahead_visit_now(void **slot, void *la); /* a vmgc_visit_fn */
 
 /* ---- scan.c ---- */
 void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal);
 void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
-/* Pushes the object's pointer slots to la; the caller flushes it. */
-void scan_object(struct lookahead *la, char *alias_obj, uint64_t header);
+void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
+                 int in_signal);
 /* Claim-and-scan for a page in any state; returns when it is black. */
 void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);

@@ -2,8 +2,9 @@
  * scan, so that the targets' cache misses overlap.
  * Design: doc/design/collector.md (.sol.lookahead).
  *
- * Runs in traps too: no locks, no allocation; the ring lives in the caller's
- * frame.  Prefetches never fault, so any slot value may be prefetched.
+ * Used by the flip for the precise roots (world stopped).  No locks, no
+ * allocation; the ring lives in the caller's frame.  Prefetches never
+ * fault, so any slot value may be prefetched.
  */
 #include "config.h"
 
@@ -65,11 +66,4 @@ void lookahead_flush(struct lookahead *la)
         forward_slot(la, la->ring[la->head]);
         la->head = (la->head + 1) % LOOKAHEAD_SLOTS;
     }
-}
-
-/* For trace callbacks: a slot may be the callback's local (an untagged
- * copy), gone when the callback returns, so it is forwarded at once. */
-void lookahead_visit_now(void **slot, void *ctx)
-{
-    forward_slot(ctx, slot);
 }

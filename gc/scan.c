@@ -189,24 +189,17 @@ int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
         c->hold1 = c->page1;
         struct page_desc *d = &h->arena->pt.desc[page];
         char *base = alias_of_page(h, page);
-        struct lookahead la;
-        lookahead_init(&la, h, c, in_signal);
-        /* The published prefix (gc_word[2]) only ever covers objects whose
-         * slots are all forwarded: a sealer resumes there. */
-        for (size_t off = d->gc_word[2];;) {
-            size_t used = __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE);
-            int sealed = PS_STATE(ps_load(h, page)) != PS_COPY;
-            if (sealed || off + VMGC_HEADER_BYTES > used || la.n == LOOKAHEAD_SLOTS) {
-                lookahead_flush(&la);
-                __atomic_store_n(&d->gc_word[2], (uint32_t)off, __ATOMIC_RELEASE);
-                used = __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE);
-                if (sealed || off + VMGC_HEADER_BYTES > used)
-                    break; /* sealed: hand over at the prefix; or scanned to the end */
-            }
+        for (;;) {
+            size_t off = d->gc_word[2], used = d->gc_word[1];
+            if (off + VMGC_HEADER_BYTES > used)
+                break;
+            if (PS_STATE(ps_load(h, page)) != PS_COPY)
+                break; /* sealed: hand over at the prefix */
             char *obj = base + off + VMGC_HEADER_BYTES;
             uint64_t hd = hdr_load(obj);
-            scan_object(&la, obj, hd);
-            off += VMGC_HEADER_BYTES + gc_round8(hdr_size(hd));
+            scan_object(h, c, obj, hd, in_signal);
+            __atomic_store_n(&d->gc_word[2], (uint32_t)(off + VMGC_HEADER_BYTES + gc_round8(hdr_size(hd))),
+                             __ATOMIC_RELEASE);
             any = 1;
         }
         c->hold1 = 0;
@@ -329,29 +322,44 @@ void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal
 
 /* ---- scanning ---- */
 
-void scan_object(struct lookahead *la, char *obj, uint64_t header)
+struct visit_ctx {
+    struct vmgc_heap *h;
+    struct copier *c;
+    int in_signal;
+};
+
+static void visit_slot(void **slot, void *ctx)
+{
+    struct visit_ctx *v = ctx;
+    void *old = *slot;
+    void *nw = scan_forward(v->h, v->c, old, v->in_signal);
+    if (nw != old)
+        *slot = nw;
+}
+
+void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t header, int in_signal)
 {
     uint32_t type = hdr_type(header);
     size_t size = hdr_size(header), words = size / sizeof(void *);
-    struct vmgc_heap *h = la->h;
     if (type == 0 || type >= h->ntypes)
         gc_fatal("heap object with an unknown type: heap corrupted (or a write past an object)");
     const struct gc_type *t = &h->types[type];
     void **slots = (void **)obj;
+    struct visit_ctx v = {h, c, in_signal};
     switch (t->layout) {
     case VMGC_LAYOUT_NO_POINTERS:
         break;
     case VMGC_LAYOUT_ALL_POINTERS:
         for (size_t i = 0; i < words; i++)
-            lookahead_push(la, &slots[i]);
+            visit_slot(&slots[i], &v);
         break;
     case VMGC_LAYOUT_BITMAP:
         for (size_t i = 0; i < words && i < 64; i++)
             if (t->bitmap >> i & 1)
-                lookahead_push(la, &slots[i]);
+                visit_slot(&slots[i], &v);
         break;
     case VMGC_LAYOUT_TRACE:
-        t->trace(obj, size, lookahead_visit_now, la);
+        t->trace(obj, size, visit_slot, &v);
         break;
     }
 }
@@ -362,12 +370,10 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
     struct page_desc *d = &h->arena->pt.desc[page];
     char *base = alias_of_page(h, page);
     size_t npages = 1;
-    struct lookahead la;
-    lookahead_init(&la, h, c, in_signal);
     if (d->space == PK_LARGE_HEAD) {
         npages = d->gc_word[1];
         char *obj = base + VMGC_HEADER_BYTES;
-        scan_object(&la, obj, hdr_load(obj));
+        scan_object(h, c, obj, hdr_load(obj), in_signal);
     } else {
         size_t used = __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE);
         size_t start = __atomic_load_n(&d->gc_word[2], __ATOMIC_ACQUIRE);
@@ -378,11 +384,10 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
                 break; /* .sol.in-flight-alloc: a header not yet written ends the page */
             if (hdr_forwarded(hd))
                 gc_fatal("forwarded object in a to-space page");
-            scan_object(&la, obj, hd);
+            scan_object(h, c, obj, hd, in_signal);
             off += VMGC_HEADER_BYTES + gc_round8(hdr_size(hd));
         }
     }
-    lookahead_flush(&la);
     finish_black(h, page, npages);
 }
 

@@ -155,16 +155,12 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
     if (kind == POOL_DIRTY)
         pool->stats.dirty_free_pages -= npages;
     int zero = kind == POOL_ZERO;
-    int must_zero = !zero && (flags & POOL_NEED_ZERO);
-    if (must_zero)
-        pool->stats.zeroed_pages += npages;
-    pthread_mutex_unlock(&pool->lock);
-    /* .sol.zero-unlocked: the run is the caller's now; zeroing it under the
-     * lock held every other allocation and release for ~1 us a page */
-    if (must_zero) {
+    if (!zero && (flags & POOL_NEED_ZERO)) {
         memset(pool->vm->alias + (head << VM_PAGE_SHIFT), 0, npages << VM_PAGE_SHIFT);
+        pool->stats.zeroed_pages += npages;
         zero = 1;
     }
+    pthread_mutex_unlock(&pool->lock);
     *first = head;
     *is_zero = zero;
     return VMGC_OK;

@@ -53,9 +53,9 @@ int pool_check(struct pool *pool);
 
 /* Hand out a run of npages.  On success *first is its first page index and
  * *is_zero tells whether it reads as zero (always 1 with POOL_NEED_ZERO).
- * A dirty run is preferred: it is resident already; it is zeroed after the
- * lock is dropped.  With POOL_WITHIN_LIMIT, a request that would take the
- * allocated pages past the limit (pool_set_limit) is refused. */
+ * A dirty run is preferred: it is resident already.  With POOL_WITHIN_LIMIT,
+ * a request that would take the allocated pages past the limit
+ * (pool_set_limit) is refused. */
 vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
                        int *is_zero);
 

@@ -526,10 +526,10 @@ START_TEST(bitmap_skips_non_pointer_words)
 }
 END_TEST
 
-/* Slots are forwarded a fixed distance behind the scan (.sol.lookahead):
- * more slots than that distance, the same target many times, and values
- * that are not heap pointers must all come out right, in an array and in
- * the precise roots alike. */
+/* The flip forwards precise roots a fixed distance behind its walk
+ * (.sol.lookahead): more roots than that distance, the same target many
+ * times, and values that are not heap pointers must all come out right;
+ * so must the same slots in an array, scanned as a page. */
 enum { LA_SLOTS = 3 * LOOKAHEAD_SLOTS + 5, LA_DISGUISE = 0x5a5a5a5a };
 static int la_outside;
 
