@@ -11,6 +11,7 @@
 
 #include "error.h"
 #include "internal.h"
+#include "meta.h"
 #include "prot.h"
 #include "lock.h"
 
@@ -141,45 +142,66 @@ static void protect_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
     }
 }
 
-/* Calls fn on each run of neighbouring from-space pages among the first
- * `limit` in-use entries (.sol.batch: one system call per run, not per
- * page; allocation order keeps from-space mostly in long runs). */
-static void for_each_from_space_run(struct vmgc_heap *h, size_t limit,
-                                    void (*fn)(struct vmgc_heap *, size_t, size_t))
+typedef void (*run_fn)(struct vmgc_heap *, size_t, size_t);
+
+/* Gathers neighbouring pages into runs (.sol.batch: one system call per
+ * run, not per page; allocation order keeps from-space mostly in long
+ * runs) and calls fn on each. */
+struct run_acc {
+    size_t first, n;
+    run_fn fn;
+};
+
+static void run_add(struct vmgc_heap *h, struct run_acc *r, size_t page, size_t n)
 {
-    struct arena *a = h->arena;
-    size_t run_first = 0, run_n = 0;
+    if (r->n && page == r->first + r->n) {
+        r->n += n;
+        return;
+    }
+    if (r->n)
+        r->fn(h, r->first, r->n);
+    r->first = page;
+    r->n = n;
+}
+
+static void run_flush(struct vmgc_heap *h, struct run_acc *r)
+{
+    if (r->n)
+        r->fn(h, r->first, r->n);
+    r->n = 0;
+}
+
+static size_t run_head_pages(struct vmgc_heap *h, size_t page)
+{
+    struct page_desc *d = &h->arena->pt.desc[page];
+    return d->space == PK_LARGE_HEAD ? d->gc_word[1] : 1;
+}
+
+/* Calls fn on each run of neighbouring from-space pages among the first
+ * `limit` in-use entries. */
+static void for_each_from_space_run(struct vmgc_heap *h, size_t limit, run_fn fn)
+{
+    struct run_acc run = {.fn = fn};
     /* the in-use list is read in blocks: mutators take pages_lock for
      * every page they allocate, and a lock round per entry was ~5% of
      * GCBench (perf: pthread_mutex_unlock) */
     uint32_t block[512];
-    size_t block_first = 0, block_n = 0;
-    for (size_t k = 0; k <= limit; k++) {
-        size_t page = PD_NONE, n = 0;
-        if (k < limit && k >= block_first + block_n) {
-            lock_take(&h->pages_lock);
-            block_first = k;
-            block_n = 0;
-            while (block_n < 512 && k + block_n < limit && k + block_n < h->ninuse) {
-                block[block_n] = h->inuse[k + block_n];
-                block_n++;
-            }
-            pthread_mutex_unlock(&h->pages_lock);
+    for (size_t k = 0; k < limit;) {
+        size_t n = 0;
+        lock_take(&h->pages_lock);
+        while (n < 512 && k + n < limit && k + n < h->ninuse) {
+            block[n] = h->inuse[k + n];
+            n++;
         }
-        if (k < block_first + block_n) {
-            page = block[k - block_first];
-            if (ps_is_from(h, ps_load(h, page)))
-                n = a->pt.desc[page].space == PK_LARGE_HEAD ? a->pt.desc[page].gc_word[1] : 1;
-        }
-        if (n && run_n && page == run_first + run_n) {
-            run_n += n;
-            continue;
-        }
-        if (run_n)
-            fn(h, run_first, run_n);
-        run_first = page;
-        run_n = n;
+        pthread_mutex_unlock(&h->pages_lock);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            if (ps_is_from(h, ps_load(h, block[i])))
+                run_add(h, &run, block[i], run_head_pages(h, block[i]));
+        k += n;
     }
+    run_flush(h, &run);
 }
 
 /* .sol.unmap-from-space: in the background, from-space pages leave the
@@ -194,6 +216,19 @@ static void expose_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
     struct arena *a = h->arena;
     if (prot_unprotect(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("exposing from-space for release failed");
+}
+
+/* Marked free and given to the pool as one run: a pool lock round per run,
+ * not per page. */
+static void free_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
+{
+    struct arena *a = h->arena;
+    for (size_t i = first; i < first + n; i++) {
+        a->pt.desc[i].space = PK_NONE;
+        ps_set(h, i, PS_MAKE(PS_FREE, 0));
+    }
+    if (arena_release_pages_deferred(a, pagetable_page_addr(&a->pt, first), n) != VMGC_OK)
+        gc_fatal_status("releasing from-space pages failed");
 }
 
 /* Seal and scan the copy pages mutators left behind in traps. */
@@ -240,37 +275,51 @@ static void drain(struct vmgc_heap *h, struct copier *c)
     }
 }
 
+/* Moves the from-space entries of the in-use list to h->released and
+ * returns how many; *inuse_pages counts the pages left in use (the stash
+ * not counted).  pages_lock held. */
+static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages)
+{
+    if (h->released_cap < h->ninuse) {
+        meta_free(h->released);
+        h->released = meta_calloc(h->inuse_cap, sizeof *h->released);
+        if (!h->released)
+            gc_fatal("out of memory for the collector's page list");
+        h->released_cap = h->inuse_cap;
+    }
+    size_t kept = 0, nfrom = 0;
+    *inuse_pages = 0;
+    for (size_t k = 0; k < h->ninuse; k++) {
+        uint32_t page = h->inuse[k], w = ps_load(h, page);
+        if (ps_is_from(h, w)) {
+            h->released[nfrom++] = page;
+            continue;
+        }
+        h->inuse[kept++] = page;
+        if (PS_STATE(w) != PS_STASH)
+            *inuse_pages += run_head_pages(h, page);
+    }
+    h->ninuse = kept;
+    return nfrom;
+}
+
+/* .sol.release-batch: from-space is exposed first, one system call per
+ * run, without pages_lock (only this thread changes from-space pages now,
+ * so the runs cannot go stale); then, under pages_lock, it leaves the
+ * in-use list and goes back to the pool a run at a time. */
 static void release_from_space(struct vmgc_heap *h)
 {
-    struct arena *a = h->arena;
-    size_t kept = 0, inuse_pages = 0;
-    /* .sol.release-batch: expose whole runs first; the pool takes back one
-     * allocation at a time and would expose each with its own system call.
-     * Only this thread changes from-space pages now, so the runs hold. */
+    size_t inuse_pages;
     lock_take(&h->pages_lock);
     size_t ninuse = h->ninuse;
     pthread_mutex_unlock(&h->pages_lock);
     for_each_from_space_run(h, ninuse, expose_from_space_run);
     lock_take(&h->pages_lock);
-    for (size_t k = 0; k < h->ninuse; k++) {
-        size_t page = h->inuse[k];
-        struct page_desc *d = &a->pt.desc[page];
-        uint32_t w = ps_load(h, page);
-        size_t n = d->space == PK_LARGE_HEAD ? d->gc_word[1] : 1;
-        if (!ps_is_from(h, w)) {
-            h->inuse[kept++] = (uint32_t)page;
-            if (PS_STATE(w) != PS_STASH)
-                inuse_pages += n;
-            continue;
-        }
-        for (size_t i = page; i < page + n; i++) {
-            a->pt.desc[i].space = PK_NONE;
-            ps_set(h, i, PS_MAKE(PS_FREE, 0));
-        }
-        if (arena_release_pages_deferred(a, pagetable_page_addr(&a->pt, page), n) != VMGC_OK)
-            gc_fatal_status("releasing from-space pages failed");
-    }
-    h->ninuse = kept;
+    size_t nfrom = take_from_space_locked(h, &inuse_pages);
+    struct run_acc run = {.fn = free_from_space_run};
+    for (size_t k = 0; k < nfrom; k++)
+        run_add(h, &run, h->released[k], run_head_pages(h, h->released[k]));
+    run_flush(h, &run);
     pthread_mutex_unlock(&h->pages_lock);
     /* .sol.live: live is what survived (copied into, pinned, promoted);
      * pages allocated during the cycle are in use but were never traced,

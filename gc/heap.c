@@ -171,6 +171,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->inuse);
+    meta_free(h->released);
     meta_free(h);
     return VMGC_OK;
 }

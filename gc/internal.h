@@ -123,6 +123,8 @@ struct vmgc_heap {
     pthread_mutex_t pages_lock;
     uint32_t *inuse;
     size_t ninuse, inuse_cap;
+    uint32_t *released;   /* from-space run heads taken off inuse; the collector's */
+    size_t released_cap;
 
     /* protected free pages for copiers (lock-free stack: tag << 32 | index). */
     uint64_t stash_head;   /* Synchronization: atomic. */

@@ -103,8 +103,9 @@ void arena_set_trap_fn(struct arena *a, arena_trap_fn fn, void *ctx);
 vmgc_status arena_alloc_pages(struct arena *a, size_t npages, unsigned flags, void **pages,
                               int *is_zero);
 vmgc_status arena_release_pages(struct arena *a, void *pages, size_t npages);
-/* Release without returning memory to the OS now; a batch of these is
- * followed by pool_trim_to_target(&a->pool) (pool.h). */
+/* Release without returning memory to the OS now; the range may hold
+ * several whole runs side by side (pool_release_deferred).  A batch of
+ * these is followed by pool_trim_to_target(&a->pool) (pool.h). */
 vmgc_status arena_release_pages_deferred(struct arena *a, void *pages, size_t npages);
 
 const char *arena_backend_name(const struct arena *a);

@@ -204,18 +204,38 @@ static vmgc_status release_checked(struct pool *pool, size_t first, size_t npage
     return VMGC_OK;
 }
 
-static vmgc_status release(struct pool *pool, size_t first, size_t npages, int may_punch)
+/* [first, first+npages) must be allocated runs side by side, each whole. */
+static vmgc_status runs_checked(struct pool *pool, size_t first, size_t npages)
+{
+    for (size_t i = first, end = first + npages; i < end;) {
+        size_t left = end - i, n = D(pool, i)->run_pages;
+        vmgc_status st = release_checked(pool, i, D(pool, i)->pool_state == PD_RUN_HEAD &&
+                                                          n <= left ? n : left);
+        if (st != VMGC_OK)
+            return st;
+        i += n;
+    }
+    return VMGC_OK;
+}
+
+/* several: the range may hold several whole runs (pool_release_deferred) */
+static vmgc_status release(struct pool *pool, size_t first, size_t npages, int may_punch,
+                           int several)
 {
     if (npages == 0 || first >= pool->pt->pages || npages > pool->pt->pages - first)
         return error_set(VMGC_ERANGE, "release of %zu pages at page %zu is outside the heap",
                          npages, first);
     lock_take(&pool->lock);
-    vmgc_status st = release_checked(pool, first, npages);
+    vmgc_status st = several ? runs_checked(pool, first, npages)
+                             : release_checked(pool, first, npages);
     if (st != VMGC_OK) {
         pthread_mutex_unlock(&pool->lock);
         return st;
     }
-    run_untag(pool, first, npages);
+    for (size_t i = first, n; i < first + npages; i += n) {
+        n = D(pool, i)->run_pages;
+        run_untag(pool, i, n);
+    }
     pool->stats.allocated_pages -= npages;
     int kind = POOL_DIRTY;
     /* .sol.target: over the target, a released run goes back to the OS. */
@@ -236,12 +256,12 @@ static vmgc_status release(struct pool *pool, size_t first, size_t npages, int m
 
 vmgc_status pool_release(struct pool *pool, size_t first, size_t npages)
 {
-    return release(pool, first, npages, 1);
+    return release(pool, first, npages, 1, 0);
 }
 
 vmgc_status pool_release_deferred(struct pool *pool, size_t first, size_t npages)
 {
-    return release(pool, first, npages, 0);
+    return release(pool, first, npages, 0, 1);
 }
 
 vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages)

@@ -64,8 +64,10 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
  * pool is left unchanged. */
 vmgc_status pool_release(struct pool *pool, size_t first, size_t npages);
 
-/* pool_release that keeps the pages resident whatever the target; follow a
- * batch of these with pool_trim_to_target. */
+/* pool_release that keeps the pages resident whatever the target, and takes
+ * several allocated runs side by side at once (each must be whole; else
+ * VMGC_ESTATE and nothing is released); follow a batch of these with
+ * pool_trim_to_target. */
 vmgc_status pool_release_deferred(struct pool *pool, size_t first, size_t npages);
 
 /* Return dirty free pages to the OS until the resident pages (allocated +

@@ -118,8 +118,9 @@ START_TEST(deferred_release_then_trim_to_target)
     punch_calls = 0;
     real_fallocate = sys.fallocate;
     sys.fallocate = counting_fallocate;
-    for (size_t i = 0; i < 48; i++)
+    for (size_t i = 0; i < 8; i++)
         ck_assert_int_eq(pool_release_deferred(&f.pool, a + i, 1), VMGC_OK);
+    ck_assert_int_eq(pool_release_deferred(&f.pool, a + 8, 40), VMGC_OK); /* 40 runs at once */
     struct pool_stats s = pool_get_stats(&f.pool);
     ck_assert_uint_eq(s.dirty_free_pages, 48);
     ck_assert_uint_eq(s.punched_pages, 0);
@@ -185,6 +186,38 @@ START_TEST(bad_releases_are_refused)
 }
 END_TEST
 
+/* A deferred release may take several runs side by side, but only whole
+ * ones: a range that ends or starts inside a run releases nothing. */
+START_TEST(deferred_release_takes_whole_runs_only)
+{
+    struct fixture f;
+    setup(&f, 64, 64);
+    size_t a, b, c, d;
+    int zero;
+    ck_assert_int_eq(pool_alloc(&f.pool, 3, 0, &a, &zero), VMGC_OK);
+    ck_assert_int_eq(pool_alloc(&f.pool, 2, 0, &b, &zero), VMGC_OK);
+    ck_assert_int_eq(pool_alloc(&f.pool, 4, 0, &c, &zero), VMGC_OK);
+    ck_assert_uint_eq(b, a + 3);
+    ck_assert_uint_eq(c, b + 2);
+    ck_assert_int_eq(pool_release_deferred(&f.pool, a, 7), VMGC_ESTATE);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "has 4 pages"));
+    ck_assert_int_eq(pool_release_deferred(&f.pool, a + 1, 8), VMGC_ESTATE);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "not the first page"));
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 9);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).dirty_free_pages, 0);
+    ck_assert_int_eq(pool_release_deferred(&f.pool, a, 9), VMGC_OK);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 0);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).dirty_free_pages, 9);
+    ck_assert_int_eq(pool_release_deferred(&f.pool, a, 9), VMGC_ESTATE);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "double release"));
+    /* one dirty run of 9 now: it is handed out whole, where it was */
+    ck_assert_int_eq(pool_alloc(&f.pool, 9, 0, &d, &zero), VMGC_OK);
+    ck_assert_uint_eq(d, a);
+    ck_assert_int_eq(zero, 0);
+    teardown(&f);
+}
+END_TEST
+
 /* Random allocations and releases; at the end everything coalesces back
  * into one run the size of the heap. */
 START_TEST(random_runs_coalesce)
@@ -246,6 +279,7 @@ int main(void)
     tcase_add_test(tc, deferred_release_then_trim_to_target);
     tcase_add_test(tc, allocation_limit_is_checked_with_the_allocation);
     tcase_add_test(tc, bad_releases_are_refused);
+    tcase_add_test(tc, deferred_release_takes_whole_runs_only);
     tcase_add_test(tc, random_runs_coalesce);
     suite_add_tcase(s, tc);
     return test_run(s);
