@@ -351,9 +351,7 @@ void collector_cycle(struct vmgc_heap *h)
     }
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);
     release_from_space(h);
-    __atomic_fetch_add(&h->st_bytes_copied, c->bytes_copied, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->st_objects_copied, c->objects_copied, __ATOMIC_RELAXED);
-    c->bytes_copied = c->objects_copied = 0;
+    copier_flush_stats(h, c); /* the flip's root copies */
     __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
     lock_take(&h->trigger_lock);
     size_t live = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);

@@ -208,6 +208,7 @@ void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_
 void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 void copier_retire(struct vmgc_heap *h, struct copier *c);
+void copier_flush_stats(struct vmgc_heap *h, struct copier *c);
 int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal);
 void copier_finish_own(struct vmgc_heap *h, struct copier *c);
 void copier_seal(struct vmgc_heap *h, size_t page, struct copier *c, int in_signal);

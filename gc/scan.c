@@ -203,6 +203,7 @@ int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
             any = 1;
         }
         c->hold1 = 0;
+        copier_flush_stats(h, c);
         __atomic_fetch_and(ps_word(h, page), ~(uint32_t)PS_INFLIGHT, __ATOMIC_ACQ_REL);
         if (c->page1 == page + 1)
             break; /* still our fill page, scanned to the end */
@@ -364,6 +365,18 @@ void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t head
     }
 }
 
+/* A copier's counts go to the heap's statistics once per page it scans, so
+ * copies made in traps and by pacing mutators are counted too, not only the
+ * collector thread's.  Atomic adds only: safe in a trap. */
+void copier_flush_stats(struct vmgc_heap *h, struct copier *c)
+{
+    if (!c->objects_copied)
+        return;
+    __atomic_fetch_add(&h->st_bytes_copied, c->bytes_copied, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->st_objects_copied, c->objects_copied, __ATOMIC_RELAXED);
+    c->bytes_copied = c->objects_copied = 0;
+}
+
 /* Scan a page we own (PS_SCANNING), then make it black and expose it. */
 void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal)
 {
@@ -388,6 +401,7 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
             off += VMGC_HEADER_BYTES + gc_round8(hdr_size(hd));
         }
     }
+    copier_flush_stats(h, c);
     finish_black(h, page, npages);
 }
 

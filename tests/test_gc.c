@@ -538,6 +538,60 @@ static void *la_expected_other(int i)
     return i % 2 ? (void *)&la_outside : NULL;
 }
 
+/* Copies made by a mutator in its traps are counted in the statistics,
+ * not only the collector's: the array is scanned, and its pairs copied, in
+ * the trap the walk below takes, before the collector drains anything. */
+#define COUNTED_PAIRS 4000 /* 32 pages: within the copy reserve the flip fills (64 pages), as a
+                            * trap here cannot wait for this thread to refill it */
+static struct pair **counted_root;
+static uintptr_t counted_sum;
+
+static void walk_counted_pairs(struct vmgc_heap *h)
+{
+    h->test_after_from_space_unmapped = NULL;
+    uintptr_t sum = 0;
+    for (int i = 0; i < COUNTED_PAIRS; i++)
+        sum += counted_root[i]->value;
+    counted_sum = sum;
+}
+
+static __attribute__((noinline)) void counted_fill(void)
+{
+    counted_root = vmgc_alloc(me, t_array, COUNTED_PAIRS * sizeof(void *));
+    for (int i = 0; i < COUNTED_PAIRS; i++) {
+        counted_root[i] = vmgc_alloc(me, t_pair, sizeof(struct pair));
+        counted_root[i]->value = (uintptr_t)i;
+    }
+    for (int i = 0; i < 200; i++) /* move the allocation page past the pairs, with */
+        (void)vmgc_alloc(me, t_leaf, 64); /* objects that reach nothing to copy */
+}
+
+START_TEST(copies_in_traps_are_counted)
+{
+    setup_heap(_i, 0); /* the cycle runs in vmgc_collect, on this thread */
+    ck_assert_int_eq(vmgc_root_add(heap, (void **)&counted_root, 1), VMGC_OK);
+    counted_fill();
+    vmgc_stats a, b;
+    vmgc_get_stats(heap, &a);
+    heap->test_after_from_space_unmapped = walk_counted_pairs;
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    vmgc_get_stats(heap, &b);
+    ck_assert_uint_eq(counted_sum, (uintptr_t)COUNTED_PAIRS * (COUNTED_PAIRS - 1) / 2);
+    ck_assert_uint_gt(b.traps, a.traps);
+    /* every pair was copied once, except those on pinned pages (at most a
+     * page's worth each: 4096 / 32-byte objects) */
+    uint64_t copied = b.objects_copied - a.objects_copied;
+    uint64_t pinned = b.pages_pinned - a.pages_pinned;
+    ck_assert_msg(copied + pinned * (4096 / 32) >= COUNTED_PAIRS,
+                  "%llu objects counted as copied, %llu pages pinned",
+                  (unsigned long long)copied, (unsigned long long)pinned);
+    ck_assert_uint_le(copied, COUNTED_PAIRS);
+    ck_assert_uint_eq(b.bytes_copied - a.bytes_copied, copied * (sizeof(struct pair) + VMGC_HEADER_BYTES));
+    vmgc_root_remove(heap, (void **)&counted_root);
+    teardown_heap();
+}
+END_TEST
+
 /* In its own frame, so no stale copy of these addresses pins them. */
 static __attribute__((noinline)) void la_fill(void **roots, uintptr_t *disguised)
 {
@@ -827,6 +881,7 @@ int main(void)
     tcase_add_loop_test(tc, blocked_thread_does_not_delay_flip, 0, 2);
     tcase_add_loop_test(tc, attach_detach_during_cycles, 0, 2);
     tcase_add_loop_test(tc, pauses_are_told_and_memory_counted_once, 0, 2);
+    tcase_add_loop_test(tc, copies_in_traps_are_counted, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
