@@ -260,7 +260,7 @@ static void drain(struct vmgc_heap *h, struct copier *c)
             idle = 0;
             continue;
         }
-        if (copier_scan_own(h, c, 0)) {
+        if (copier_scan_own(h, c, 0, 0)) {
             idle = 0;
             continue;
         }

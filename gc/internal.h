@@ -209,7 +209,7 @@ void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_
 int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 void copier_retire(struct vmgc_heap *h, struct copier *c);
 void copier_flush_stats(struct vmgc_heap *h, struct copier *c);
-int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal);
+int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal, unsigned max_pages);
 void copier_finish_own(struct vmgc_heap *h, struct copier *c);
 void copier_seal(struct vmgc_heap *h, size_t page, struct copier *c, int in_signal);
 size_t object_start(struct vmgc_heap *h, size_t page, uintptr_t addr, uint64_t *header);

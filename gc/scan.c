@@ -172,12 +172,14 @@ static void finish_scanned_copy_page(struct vmgc_heap *h, struct copier *c, size
 /* .sol.cheney: scan the objects this copier copied into its own page, in
  * place, holding PS_INFLIGHT so a sealer waits; copies go on into the same
  * page while it has room.  Without this, a copier that runs out of grey
- * pages would hand out a page per object of a linked list.  Returns 1 if it
- * scanned anything. */
-int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
+ * pages would hand out a page per object of a linked list.  Stops after
+ * max_pages pages are finished (0: no limit).  Returns 1 if it scanned
+ * anything. */
+int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal, unsigned max_pages)
 {
     int any = 0;
-    while (c->page1) {
+    unsigned finished = 0;
+    while (c->page1 && (!max_pages || finished < max_pages)) {
         size_t page = c->page1 - 1;
         uint32_t w = ps_load(h, page);
         if (PS_STATE(w) != PS_COPY) {
@@ -208,6 +210,7 @@ int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal)
         if (c->page1 == page + 1)
             break; /* still our fill page, scanned to the end */
         finish_scanned_copy_page(h, c, page, in_signal); /* full, scanned to the end */
+        finished++;
     }
     return any;
 }

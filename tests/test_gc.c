@@ -592,6 +592,54 @@ START_TEST(copies_in_traps_are_counted)
 }
 END_TEST
 
+/* A thread walking a freshly flipped list ahead of the collector: each
+ * trap scans one page's worth of the list in place (.sol.trap-cheney), so
+ * the copies fill pages and the walk traps about once a page, not once a
+ * node with a page per node (which would also empty the copy reserve: the
+ * walk runs where the reserve cannot be refilled). */
+#define WALKED_NODES 4000
+static struct pair *walked_root;
+static uintptr_t walked_sum;
+
+static void walk_list_mid_cycle(struct vmgc_heap *h)
+{
+    h->test_after_from_space_unmapped = NULL;
+    uintptr_t sum = 0;
+    for (struct pair *p = walked_root; p; p = p->next)
+        sum += p->value;
+    walked_sum = sum;
+}
+
+static __attribute__((noinline)) void walked_fill(void)
+{
+    walked_root = build_list(WALKED_NODES);
+    for (int i = 0; i < 200; i++) /* move the allocation page past the list */
+        (void)vmgc_alloc(me, t_leaf, 64);
+}
+
+START_TEST(list_walk_in_traps_fills_pages)
+{
+    setup_heap(_i, 0); /* the cycle runs in vmgc_collect, on this thread */
+    ck_assert_int_eq(vmgc_root_add(heap, (void **)&walked_root, 1), VMGC_OK);
+    walked_fill();
+    vmgc_stats a, b;
+    vmgc_get_stats(heap, &a);
+    heap->test_after_from_space_unmapped = walk_list_mid_cycle;
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    vmgc_get_stats(heap, &b);
+    ck_assert_uint_eq(walked_sum, (uintptr_t)WALKED_NODES * (WALKED_NODES - 1) / 2);
+    /* 4000 nodes of 32 bytes fill ~32 pages; allow for pinned pages and
+     * the pages a trap only starts */
+    ck_assert_msg(b.traps - a.traps <= 100, "%llu traps for %d nodes",
+                  (unsigned long long)(b.traps - a.traps), WALKED_NODES);
+    ck_assert_msg(b.live_bytes_after_last <= (size_t)100 * 4096, "%zu bytes survived",
+                  b.live_bytes_after_last);
+    check_list(walked_root, WALKED_NODES);
+    vmgc_root_remove(heap, (void **)&walked_root);
+    teardown_heap();
+}
+END_TEST
+
 /* In its own frame, so no stale copy of these addresses pins them. */
 static __attribute__((noinline)) void la_fill(void **roots, uintptr_t *disguised)
 {
@@ -882,6 +930,7 @@ int main(void)
     tcase_add_loop_test(tc, attach_detach_during_cycles, 0, 2);
     tcase_add_loop_test(tc, pauses_are_told_and_memory_counted_once, 0, 2);
     tcase_add_loop_test(tc, copies_in_traps_are_counted, 0, 2);
+    tcase_add_loop_test(tc, list_walk_in_traps_fills_pages, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
