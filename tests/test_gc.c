@@ -538,6 +538,24 @@ static void *la_expected_other(int i)
     return i % 2 ? (void *)&la_outside : NULL;
 }
 
+/* Moves this thread's allocation page on (a flip pins it) with objects
+ * that reach nothing to copy. */
+static void move_allocation_page(void)
+{
+    for (int i = 0; i < 200; i++)
+        (void)vmgc_alloc(me, t_leaf, 64);
+}
+
+/* One collection on this thread (no background collector) that calls hook
+ * once from-space is unmapped; the statistics before and after it. */
+static void collect_with_hook(void (*hook)(struct vmgc_heap *), vmgc_stats *a, vmgc_stats *b)
+{
+    vmgc_get_stats(heap, a);
+    heap->test_after_from_space_unmapped = hook;
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    vmgc_get_stats(heap, b);
+}
+
 /* Copies made by a mutator in its traps are counted in the statistics,
  * not only the collector's: the array is scanned, and its pairs copied, in
  * the trap the walk below takes, before the collector drains anything. */
@@ -562,8 +580,7 @@ static __attribute__((noinline)) void counted_fill(void)
         counted_root[i] = vmgc_alloc(me, t_pair, sizeof(struct pair));
         counted_root[i]->value = (uintptr_t)i;
     }
-    for (int i = 0; i < 200; i++) /* move the allocation page past the pairs, with */
-        (void)vmgc_alloc(me, t_leaf, 64); /* objects that reach nothing to copy */
+    move_allocation_page();
 }
 
 START_TEST(copies_in_traps_are_counted)
@@ -572,10 +589,7 @@ START_TEST(copies_in_traps_are_counted)
     ck_assert_int_eq(vmgc_root_add(heap, (void **)&counted_root, 1), VMGC_OK);
     counted_fill();
     vmgc_stats a, b;
-    vmgc_get_stats(heap, &a);
-    heap->test_after_from_space_unmapped = walk_counted_pairs;
-    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
-    vmgc_get_stats(heap, &b);
+    collect_with_hook(walk_counted_pairs, &a, &b);
     ck_assert_uint_eq(counted_sum, (uintptr_t)COUNTED_PAIRS * (COUNTED_PAIRS - 1) / 2);
     ck_assert_uint_gt(b.traps, a.traps);
     /* every pair was copied once, except those on pinned pages (at most a
@@ -613,8 +627,7 @@ static void walk_list_mid_cycle(struct vmgc_heap *h)
 static __attribute__((noinline)) void walked_fill(void)
 {
     walked_root = build_list(WALKED_NODES);
-    for (int i = 0; i < 200; i++) /* move the allocation page past the list */
-        (void)vmgc_alloc(me, t_leaf, 64);
+    move_allocation_page();
 }
 
 START_TEST(list_walk_in_traps_fills_pages)
@@ -623,10 +636,7 @@ START_TEST(list_walk_in_traps_fills_pages)
     ck_assert_int_eq(vmgc_root_add(heap, (void **)&walked_root, 1), VMGC_OK);
     walked_fill();
     vmgc_stats a, b;
-    vmgc_get_stats(heap, &a);
-    heap->test_after_from_space_unmapped = walk_list_mid_cycle;
-    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
-    vmgc_get_stats(heap, &b);
+    collect_with_hook(walk_list_mid_cycle, &a, &b);
     ck_assert_uint_eq(walked_sum, (uintptr_t)WALKED_NODES * (WALKED_NODES - 1) / 2);
     /* 4000 nodes of 32 bytes fill ~32 pages; allow for pinned pages and
      * the pages a trap only starts */
