@@ -72,7 +72,7 @@ static void finish(void)
             break;
         scan_make_black(heap, &c, p, 0);
     }
-    copier_scan_own(heap, &c, 0);
+    copier_scan_own(heap, &c, 0, 0);
     copier_finish_own(heap, &c);
 }
 
