@@ -91,12 +91,14 @@ int barrier_trap(void *ctx, void *page_addr)
     }
     if (PS_STATE(w) == PS_GREY || PS_STATE(w) == PS_COPY)
         __atomic_fetch_add(&h->st_mutator_scans, 1, __ATOMIC_RELAXED);
+    /* .sol.trap-cheney: a trap on this thread's own copy page means it is
+     * walking what its last trap copied (a list, ahead of the collector);
+     * each node would otherwise cost a trap and a page of its own (the
+     * page it touches must be black, its children grey elsewhere).  Then
+     * what this scan copies is scanned in place too, up to one page. */
+    int own = __atomic_load_n(&c->page1, __ATOMIC_RELAXED) == page + 1;
     int scanned = scan_make_black_checked(h, c, page, 1) == 0;
-    /* .sol.trap-cheney: what the scan copied is scanned in place too, up to
-     * one page: a thread walking a list ahead of the collector would
-     * otherwise trap on every node, each copied to a page of its own (the
-     * page it touches must be black, its children grey elsewhere). */
-    if (scanned)
+    if (scanned && own)
         copier_scan_own(h, c, 1, 1);
     if (!scanned) {
         unsigned s = PS_STATE(ps_load(h, ps_head_of(h, page)));
