@@ -546,10 +546,15 @@ static void move_allocation_page(void)
         (void)vmgc_alloc(me, t_leaf, 64);
 }
 
-/* One collection on this thread (no background collector) that calls hook
- * once from-space is unmapped; the statistics before and after it. */
-static void collect_with_hook(void (*hook)(struct vmgc_heap *), vmgc_stats *a, vmgc_stats *b)
+/* A heap without a background collector, so the cycle runs in vmgc_collect
+ * on this thread; fill builds what *root keeps, and hook runs once
+ * from-space is unmapped.  The statistics before and after the cycle. */
+static void collect_with_hook(int backend, void **root, void (*fill)(void),
+                              void (*hook)(struct vmgc_heap *), vmgc_stats *a, vmgc_stats *b)
 {
+    setup_heap(backend, 0);
+    ck_assert_int_eq(vmgc_root_add(heap, root, 1), VMGC_OK);
+    fill();
     vmgc_get_stats(heap, a);
     heap->test_after_from_space_unmapped = hook;
     ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
@@ -585,11 +590,8 @@ static __attribute__((noinline)) void counted_fill(void)
 
 START_TEST(copies_in_traps_are_counted)
 {
-    setup_heap(_i, 0); /* the cycle runs in vmgc_collect, on this thread */
-    ck_assert_int_eq(vmgc_root_add(heap, (void **)&counted_root, 1), VMGC_OK);
-    counted_fill();
     vmgc_stats a, b;
-    collect_with_hook(walk_counted_pairs, &a, &b);
+    collect_with_hook(_i, (void **)&counted_root, counted_fill, walk_counted_pairs, &a, &b);
     ck_assert_uint_eq(counted_sum, (uintptr_t)COUNTED_PAIRS * (COUNTED_PAIRS - 1) / 2);
     ck_assert_uint_gt(b.traps, a.traps);
     /* every pair was copied once, except those on pinned pages (at most a
@@ -632,11 +634,8 @@ static __attribute__((noinline)) void walked_fill(void)
 
 START_TEST(list_walk_in_traps_fills_pages)
 {
-    setup_heap(_i, 0); /* the cycle runs in vmgc_collect, on this thread */
-    ck_assert_int_eq(vmgc_root_add(heap, (void **)&walked_root, 1), VMGC_OK);
-    walked_fill();
     vmgc_stats a, b;
-    collect_with_hook(walk_list_mid_cycle, &a, &b);
+    collect_with_hook(_i, (void **)&walked_root, walked_fill, walk_list_mid_cycle, &a, &b);
     ck_assert_uint_eq(walked_sum, (uintptr_t)WALKED_NODES * (WALKED_NODES - 1) / 2);
     /* 4000 nodes of 32 bytes fill ~32 pages; allow for pinned pages and
      * the pages a trap only starts */
