@@ -330,6 +330,25 @@ static void release_from_space(struct vmgc_heap *h)
     __atomic_store_n(&h->st_inuse_after, inuse_pages << VM_PAGE_SHIFT, __ATOMIC_RELAXED);
 }
 
+/* The pages in use now, before from-space goes back, are the cycle's peak. */
+static void note_cycle_peak(struct vmgc_heap *h)
+{
+    h->cycle_peak_pages[h->cycle_peak_next++ % GC_PEAK_WINDOW] =
+        pool_get_stats(&h->arena->pool).allocated_pages;
+}
+
+/* .sol.resident-target: keep resident what the recent cycles used at their
+ * peak, and an eighth more; a page given back and faulted in again costs a
+ * punch and a fresh page's zeroing (~7 us in GCBench) */
+static size_t resident_target_pages(struct vmgc_heap *h)
+{
+    size_t peak = 0;
+    for (unsigned k = 0; k < GC_PEAK_WINDOW; k++)
+        if (h->cycle_peak_pages[k] > peak)
+            peak = h->cycle_peak_pages[k];
+    return peak + peak / 8;
+}
+
 void collector_cycle(struct vmgc_heap *h)
 {
     lock_take(&h->cycle_lock);
@@ -350,6 +369,7 @@ void collector_cycle(struct vmgc_heap *h)
         pthread_mutex_unlock(&h->pages_lock);
     }
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);
+    note_cycle_peak(h);
     release_from_space(h);
     copier_flush_stats(h, c); /* the flip's root copies */
     __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
@@ -359,12 +379,7 @@ void collector_cycle(struct vmgc_heap *h)
     __atomic_store_n(&h->trigger_bytes, next > h->config.initial_size ? next : h->config.initial_size,
                      __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
-    /* .sol.resident-target: keep resident what the next cycle will use
-     * (what is in use and the next trigger's allocation, twice over for
-     * copying); give the rest back */
-    size_t target = (__atomic_load_n(&h->st_inuse_after, __ATOMIC_RELAXED) +
-                     __atomic_load_n(&h->trigger_bytes, __ATOMIC_RELAXED)) * 2;
-    pool_set_target(&h->arena->pool, target >> VM_PAGE_SHIFT);
+    pool_set_target(&h->arena->pool, resident_target_pages(h));
     h->cycles_done++;
     pthread_cond_broadcast(&h->done_cond);
     pthread_mutex_unlock(&h->trigger_lock);

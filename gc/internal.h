@@ -19,6 +19,7 @@
 #define GC_MAX_TYPES (1u << 20)
 #define GC_MAX_COLLECTORS 8
 #define GC_PAUSE_RING 4096
+#define GC_PEAK_WINDOW 8 /* cycles whose peak the resident target remembers */
 
 /* ---- page states (pagestate.md) ------------------------------------- *
  * page_desc.gc_word[0], atomic: epoch << 8 | flags << 4 | state.
@@ -147,6 +148,10 @@ struct vmgc_heap {
     struct copier main_copier;   /* the flip's and the collector thread's */
     size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */
     size_t trigger_bytes;         /* Synchronization: trigger_lock. */
+    /* pages in use at the end of each of the last cycles (their peak), for
+     * the pool's resident target.  Synchronization: cycle_lock. */
+    size_t cycle_peak_pages[GC_PEAK_WINDOW];
+    unsigned cycle_peak_next;
 
     /* statistics.  Synchronization: atomic. */
     uint64_t st_collections, st_bytes_allocated, st_bytes_copied, st_objects_copied;

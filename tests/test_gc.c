@@ -182,6 +182,37 @@ START_TEST(garbage_is_reclaimed)
 END_TEST
 
 
+/* .sol.resident-target: what a cycle used at its peak stays resident for
+ * the next GC_PEAK_WINDOW cycles (giving it back only to fault it in again
+ * cost GCBench a punch and a fresh page per page), then goes back to the OS.
+ * The garbage may survive the first collection (a stale stack word pins
+ * it), so the peak is the first or the second cycle. */
+START_TEST(peak_memory_is_kept_for_a_window_then_returned)
+{
+    setup_heap(_i, 0);
+    const size_t garbage = (size_t)400000 * sizeof(struct pair); /* ~9.2 MiB */
+    build_list(400000);
+    build_list(2000); /* move the allocation page on */
+    vmgc_collect(heap, 1);
+    vmgc_collect(heap, 1);
+    vmgc_stats s;
+    for (int k = 0; k < GC_PEAK_WINDOW - 2; k++) {
+        vmgc_get_stats(heap, &s);
+        ck_assert_msg(s.resident_bytes >= garbage, "cycle %d after the peak: resident %zu < %zu",
+                      k, s.resident_bytes, garbage);
+        build_list(1000);
+        vmgc_collect(heap, 1);
+    }
+    build_list(1000);
+    vmgc_collect(heap, 1);
+    vmgc_collect(heap, 1);
+    vmgc_get_stats(heap, &s);
+    ck_assert_msg(s.resident_bytes < garbage / 4, "%d cycles after the peak: resident %zu",
+                  GC_PEAK_WINDOW, s.resident_bytes);
+    teardown_heap();
+}
+END_TEST
+
 /* Run fn in a child with stderr captured; returns the wait status. */
 static int run_captured(void (*fn)(void), char *out, size_t cap)
 {
@@ -924,6 +955,7 @@ int main(void)
     tcase_add_loop_test(tc, precise_roots_move, 0, 2);
     tcase_add_loop_test(tc, stack_roots_pin, 0, 2);
     tcase_add_loop_test(tc, garbage_is_reclaimed, 0, 2);
+    tcase_add_loop_test(tc, peak_memory_is_kept_for_a_window_then_returned, 0, 2);
     tcase_add_loop_test(tc, misuse_gets_clear_errors, 0, 2);
     tcase_add_loop_test(tc, from_space_access_is_diagnosed, 0, 2);
     tcase_add_loop_test(tc, interior_pointer_pins, 0, 2);
