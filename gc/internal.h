@@ -63,6 +63,8 @@ struct copier {
                         Synchronization: written by the owner (atomic), read by the terminator. */
     uint32_t used;   /* bytes used in it */
     uint32_t hold1;  /* 0, or 1 + the page whose PS_INFLIGHT we hold while scanning it */
+    int world_stopped; /* .sol.sole-copier: set by the flip around root forwarding; no
+                          other copier or sealer can run, so copies take no lock'd steps */
     uint64_t bytes_copied, objects_copied;
 };
 

@@ -56,15 +56,18 @@ VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *h, void **slots)
     return VMGC_OK;
 }
 
-/* Called by the flip with the world stopped and roots_lock held. */
+/* Called by the flip with the world stopped and roots_lock held: c is the
+ * only copier that can run (.sol.sole-copier). */
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c)
 {
     struct lookahead la;
     lookahead_init(&la, h, c, 0);
+    c->world_stopped = 1;
     for (struct root_range *r = h->roots; r; r = r->next)
         for (size_t i = 0; i < r->count; i++)
             lookahead_push(&la, &r->slots[i]);
     lookahead_flush(&la);
+    c->world_stopped = 0;
 }
 
 /* ---- ambiguous roots ---- */

@@ -73,7 +73,8 @@ static size_t copy_page_new(struct vmgc_heap *h, int in_signal)
 
 /* Reserve total bytes; returns the collector-view address, the page
  * marked PS_INFLIGHT until copy_done (already ours when we hold it for an
- * in-place scan, .sol.cheney). */
+ * in-place scan, .sol.cheney, and not needed while the world is stopped,
+ * .sol.sole-copier). */
 static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, int in_signal)
 {
     for (;;) {
@@ -83,7 +84,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
             uint32_t w = ps_load(h, page);
             if (PS_STATE(w) == PS_COPY && PS_EPOCH(w) == cur_epoch(h) &&
                 c->used + total <= VM_PAGE_SIZE) {
-                if (held || ps_cas(h, page, w, w | PS_INFLIGHT))
+                if (held || c->world_stopped || ps_cas(h, page, w, w | PS_INFLIGHT))
                     return alias_of_page(h, page) + c->used;
                 continue; /* sealed meanwhile */
             }
@@ -130,7 +131,7 @@ static void copy_done(struct vmgc_heap *h, struct copier *c, size_t total, int k
         c->used += (uint32_t)total;
         __atomic_store_n(&h->arena->pt.desc[page].gc_word[1], c->used, __ATOMIC_RELEASE);
     }
-    if (c->hold1 != c->page1)
+    if (c->hold1 != c->page1 && !c->world_stopped)
         __atomic_fetch_and(ps_word(h, page), ~(uint32_t)PS_INFLIGHT, __ATOMIC_ACQ_REL);
 }
 
@@ -310,10 +311,13 @@ void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal
     char *dst = copy_reserve(h, c, total, in_signal);
     memcpy(dst, src - VMGC_HEADER_BYTES, total);
     char *dst_payload = a->vm.base + (dst - a->vm.alias) + VMGC_HEADER_BYTES;
-    uint64_t expect = hd;
-    if (__atomic_compare_exchange_n((uint64_t *)(src - VMGC_HEADER_BYTES), &expect,
-                                    (uint64_t)(uintptr_t)dst_payload | 1, 0, __ATOMIC_ACQ_REL,
-                                    __ATOMIC_ACQUIRE)) {
+    uint64_t expect = hd, forwarded = (uint64_t)(uintptr_t)dst_payload | 1;
+    uint64_t *hdr = (uint64_t *)(src - VMGC_HEADER_BYTES);
+    /* .sol.sole-copier: in the flip nobody else copies, so a store does
+     * what the CAS would, without serializing the cache misses */
+    if (c->world_stopped ? (__atomic_store_n(hdr, forwarded, __ATOMIC_RELAXED), 1)
+                         : __atomic_compare_exchange_n(hdr, &expect, forwarded, 0,
+                                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         copy_done(h, c, total, 1);
         c->bytes_copied += total;
         c->objects_copied++;
