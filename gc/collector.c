@@ -231,50 +231,6 @@ static void free_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
         gc_fatal_status("releasing from-space pages failed");
 }
 
-/* Seal and scan the copy pages mutators left behind in traps. */
-static void seal_mutator_copy_pages(struct vmgc_heap *h, struct copier *c)
-{
-    uint32_t pages[64];
-    unsigned n = 0;
-    lock_take(&h->threads_lock);
-    for (struct vmgc_thread *t = h->threads; t && n < 64; t = t->next) {
-        uint32_t p1 = __atomic_load_n(&t->copier.page1, __ATOMIC_ACQUIRE);
-        if (p1 && PS_STATE(ps_load(h, p1 - 1)) == PS_COPY)
-            pages[n++] = p1 - 1;
-    }
-    pthread_mutex_unlock(&h->threads_lock);
-    for (unsigned i = 0; i < n; i++)
-        scan_make_black(h, c, pages[i], 0);
-}
-
-/* Scan until no grey, copy-target or scanning page is left.  .sol.drain */
-static void drain(struct vmgc_heap *h, struct copier *c)
-{
-    for (unsigned idle = 0;;) {
-        if (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < 32)
-            stash_refill(h, 128);
-        size_t page = grey_pop(h);
-        if (page != PD_NONE) {
-            __atomic_fetch_add(&h->st_collector_scans, 1, __ATOMIC_RELAXED);
-            scan_make_black(h, c, page, 0);
-            idle = 0;
-            continue;
-        }
-        if (copier_scan_own(h, c, 0, 0)) {
-            idle = 0;
-            continue;
-        }
-        if (!grey_pop_peek_empty(h))
-            continue;
-        copier_finish_own(h, c);
-        if (grey_pop_peek_empty(h) && __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) == 0)
-            return;
-        seal_mutator_copy_pages(h, c);
-        if (++idle > 16)
-            sched_yield();
-    }
-}
-
 /* Moves the from-space entries of the in-use list to h->released and
  * returns how many; *inuse_pages counts the pages left in use (the stash
  * not counted).  pages_lock held. */
@@ -354,10 +310,11 @@ void collector_cycle(struct vmgc_heap *h)
     lock_take(&h->cycle_lock);
     size_t snapshot = flip(h);
     struct copier *c = &h->main_copier;
+    drain_open(h); /* helpers scan while this thread protects from-space */
     protect_from_space(h, snapshot);
     if (h->test_after_from_space_unmapped)
         h->test_after_from_space_unmapped(h);
-    drain(h, c);
+    drain_close(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
         lock_take(&h->pages_lock); /* before the stop: a mutator may hold it */
@@ -411,10 +368,18 @@ vmgc_status collector_start(struct vmgc_heap *h)
     __atomic_store_n(&h->trigger_bytes, h->config.initial_size, __ATOMIC_RELAXED);
     if (h->config.no_background)
         return VMGC_OK;
-    if (pthread_create(&h->collector[0], NULL, collector_main, h) != 0)
-        return error_set(VMGC_ESYSTEM, "cannot start the collector thread");
-    h->ncollectors = 1;
-    return VMGC_OK;
+    /* helpers first: the first thread may start a cycle at once, and reads
+     * how many there are */
+    vmgc_status st = drain_helpers_start(h, h->config.collector_threads);
+    if (st == VMGC_OK) {
+        if (pthread_create(&h->collector[0], NULL, collector_main, h) == 0)
+            h->cycles_thread_started = 1;
+        else
+            st = error_set(VMGC_ESYSTEM, "cannot start the collector thread");
+    }
+    if (st != VMGC_OK)
+        collector_stop(h);
+    return st;
 }
 
 void collector_stop(struct vmgc_heap *h)
@@ -422,10 +387,14 @@ void collector_stop(struct vmgc_heap *h)
     lock_take(&h->trigger_lock);
     h->shutting_down = 1;
     pthread_cond_broadcast(&h->trigger_cond);
+    pthread_cond_broadcast(&h->drain_cond);
     pthread_mutex_unlock(&h->trigger_lock);
-    for (unsigned i = 0; i < h->ncollectors; i++)
+    if (h->cycles_thread_started)
+        pthread_join(h->collector[0], NULL);
+    for (unsigned i = 1; i <= h->nhelpers; i++)
         pthread_join(h->collector[i], NULL);
-    h->ncollectors = 0;
+    h->cycles_thread_started = 0;
+    h->nhelpers = 0;
 }
 
 /* .sol.trigger */

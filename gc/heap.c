@@ -68,11 +68,22 @@ static vmgc_status config_check(vmgc_config *c)
     if (c->heap_limit < ((size_t)256 << 10))
         return error_set(VMGC_EINVAL, "vmgc_config.heap_limit is %zu bytes; at least 256 KiB",
                          c->heap_limit);
-    if (c->collector_threads > 1)
-        return error_set(VMGC_EINVAL,
-                         "vmgc_config.collector_threads is %u; this version runs one collector "
-                         "thread (0 or 1)",
-                         c->collector_threads);
+    if (c->collector_threads == 0) {
+        const char *n = getenv("VMGC_COLLECTOR_THREADS");
+        if (n && *n) {
+            char *end;
+            unsigned long v = strtoul(n, &end, 10);
+            if (*end || v < 1 || v > GC_MAX_COLLECTORS)
+                return error_set(VMGC_EINVAL, "VMGC_COLLECTOR_THREADS is '%s'; use 1 to %d", n,
+                                 GC_MAX_COLLECTORS);
+            c->collector_threads = (unsigned)v;
+        } else {
+            c->collector_threads = 1;
+        }
+    }
+    if (c->collector_threads > GC_MAX_COLLECTORS)
+        return error_set(VMGC_EINVAL, "vmgc_config.collector_threads is %u; use 1 to %d (0: 1)",
+                         c->collector_threads, GC_MAX_COLLECTORS);
     const char *v = getenv("VMGC_VERIFY");
     if (v && *v && strcmp(v, "0") != 0)
         c->verify = 1;
@@ -121,6 +132,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     pthread_mutex_init(&h->trigger_lock, NULL);
     pthread_cond_init(&h->trigger_cond, NULL);
     pthread_cond_init(&h->done_cond, NULL);
+    pthread_cond_init(&h->drain_cond, NULL);
     st = threads_init(h);
     if (st != VMGC_OK)
         goto fail;

@@ -91,6 +91,11 @@ struct root_range {
     struct root_range *next;
 };
 
+struct helper_arg {
+    struct vmgc_heap *h;
+    unsigned index;
+};
+
 struct vmgc_heap {
     uint32_t sig;
     struct arena *arena;
@@ -145,9 +150,18 @@ struct vmgc_heap {
     pthread_cond_t done_cond;    /* a cycle finished */
     uint64_t cycles_requested, cycles_done; /* Synchronization: trigger_lock. */
     int shutting_down;
-    pthread_t collector[GC_MAX_COLLECTORS];
-    unsigned ncollectors;
+    pthread_t collector[GC_MAX_COLLECTORS]; /* [0] runs cycles, [1..nhelpers] help drain */
+    int cycles_thread_started;
+    unsigned nhelpers; /* written before collector[0] starts */
     struct copier main_copier;   /* the flip's and the collector thread's */
+    /* drain helpers (.sol.helpers).  Synchronization: trigger_lock, except
+     * the copiers (their owner; page1 atomic for sealers). */
+    pthread_cond_t drain_cond;   /* a drain opened, or the last helper left it */
+    uint64_t drain_generation;
+    int drain_is_open;
+    unsigned helpers_draining;
+    struct copier helper_copier[GC_MAX_COLLECTORS];
+    struct helper_arg helper_arg[GC_MAX_COLLECTORS];
     size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */
     size_t trigger_bytes;         /* Synchronization: trigger_lock. */
     /* pages in use at the end of each of the last cycles (their peak), for
@@ -243,6 +257,11 @@ void collector_stop(struct vmgc_heap *h);
 void collector_cycle(struct vmgc_heap *h);
 void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t bytes);
 void collector_help(struct vmgc_heap *h, struct vmgc_thread *t);
+
+/* ---- drain.c ---- */
+vmgc_status drain_helpers_start(struct vmgc_heap *h, unsigned n); /* threads 2..n */
+void drain_open(struct vmgc_heap *h);                   /* after the flip: wake helpers */
+void drain_close(struct vmgc_heap *h, struct copier *c); /* drain; wait for helpers */
 
 /* ---- verify.c ---- */
 void verify_flip(struct vmgc_heap *h);

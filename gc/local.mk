@@ -3,6 +3,7 @@ libvmgc_core_la_SOURCES += \
 	gc/internal.h \
 	gc/barrier.c \
 	gc/collector.c \
+	gc/drain.c \
 	gc/heap.c \
 	gc/lookahead.c \
 	gc/pages.c \

@@ -85,7 +85,8 @@ typedef struct vmgc_config {
     size_t reserve_bytes;     /* address space reserved; 0: 32 GiB */
     void *fixed_base;         /* heap address, NULL: anywhere */
     const char *barrier;      /* "uffd", "mprotect", NULL: $VMGC_BARRIER or best */
-    unsigned collector_threads; /* background scanners; 0: 1 */
+    unsigned collector_threads; /* 1 runs the cycles, more help it scan (up to 8);
+                                 * 0: $VMGC_COLLECTOR_THREADS, else 1 */
     int scan_data_segments;   /* also treat the program's data and bss as ambiguous roots */
     int verify;               /* check heap invariants at every phase change ($VMGC_VERIFY=1) */
     int no_background;        /* collect only in vmgc_collect() (tests, benchmarks) */

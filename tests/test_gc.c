@@ -36,6 +36,8 @@ static void trace_tagged(void *obj, size_t size, vmgc_visit_fn visit, void *ctx)
     }
 }
 
+static unsigned test_collector_threads; /* 0: the default */
+
 static void setup_heap_with(int backend, int background, vmgc_pause_fn on_pause)
 {
     vmgc_config c;
@@ -45,6 +47,7 @@ static void setup_heap_with(int backend, int background, vmgc_pause_fn on_pause)
     c.no_background = !background;
     c.verify = 1;
     c.on_pause = on_pause;
+    c.collector_threads = test_collector_threads;
     ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
     ck_assert_int_eq(vmgc_thread_attach(heap, &me), VMGC_OK);
     vmgc_type_desc pd = {.name = "pair", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 3};
@@ -789,8 +792,68 @@ START_TEST(bad_configuration)
     c.heap_limit = 2 << 20;
     ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
     ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "heap_limit"));
+    vmgc_config_init(&c);
+    c.collector_threads = GC_MAX_COLLECTORS + 1;
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "collector_threads"));
+    vmgc_config_init(&c);
+    setenv("VMGC_COLLECTOR_THREADS", "two", 1);
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "VMGC_COLLECTOR_THREADS is 'two'"));
+    unsetenv("VMGC_COLLECTOR_THREADS");
     ck_assert_int_eq(vmgc_thread_attach(NULL, &me), VMGC_EINVAL);
     ck_assert_int_eq(vmgc_collect(NULL, 1), VMGC_EINVAL);
+}
+END_TEST
+
+/* .sol.helpers: with three collector threads, the two helpers drain while
+ * the first one protects from-space, and here, where it waits in the test
+ * hook (this thread waits in vmgc_collect, so nothing else scans): the
+ * list must be copied and black before the hook gives up.  With no helpers
+ * the hook waits out its 10 s and the test fails. */
+#define HELPED_NODES 20000
+static struct pair *helped_root;
+static int helpers_drained; /* Synchronization: set by the hook before the cycle ends. */
+
+static void wait_for_helpers(struct vmgc_heap *h)
+{
+    h->test_after_from_space_unmapped = NULL;
+    for (int ms = 0; ms < 10000 && __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE); ms++)
+        usleep(1000);
+    helpers_drained = __atomic_load_n(&h->pending, __ATOMIC_ACQUIRE) == 0;
+}
+
+static __attribute__((noinline)) void helped_fill(void)
+{
+    helped_root = build_list(HELPED_NODES);
+    move_allocation_page();
+}
+
+START_TEST(helper_threads_drain)
+{
+    test_collector_threads = 3;
+    setup_heap(_i, 1);
+    test_collector_threads = 0;
+    ck_assert_uint_eq(heap->nhelpers, 2);
+    ck_assert_int_eq(vmgc_root_add(heap, (void **)&helped_root, 1), VMGC_OK);
+    helped_fill();
+    vmgc_stats a, b;
+    vmgc_get_stats(heap, &a);
+    helpers_drained = 0;
+    heap->test_after_from_space_unmapped = wait_for_helpers;
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    vmgc_get_stats(heap, &b);
+    ck_assert_msg(helpers_drained, "the helpers left pages to scan for 10 s");
+    uint64_t copied = b.objects_copied - a.objects_copied;
+    uint64_t pinned = b.pages_pinned - a.pages_pinned;
+    ck_assert_msg(copied + pinned * (4096 / 32) >= HELPED_NODES,
+                  "%llu objects copied, %llu pages pinned", (unsigned long long)copied,
+                  (unsigned long long)pinned);
+    check_list(helped_root, HELPED_NODES);
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK); /* and the helpers come back */
+    check_list(helped_root, HELPED_NODES);
+    vmgc_root_remove(heap, (void **)&helped_root);
+    teardown_heap();
 }
 END_TEST
 
@@ -972,6 +1035,7 @@ int main(void)
     tcase_add_loop_test(tc, pauses_are_told_and_memory_counted_once, 0, 2);
     tcase_add_loop_test(tc, copies_in_traps_are_counted, 0, 2);
     tcase_add_loop_test(tc, list_walk_in_traps_fills_pages, 0, 2);
+    tcase_add_loop_test(tc, helper_threads_drain, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

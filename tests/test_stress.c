@@ -231,7 +231,7 @@ static void *mutator_main(void *arg)
     return NULL;
 }
 
-START_TEST(stress)
+static void stress_run(int backend, unsigned collector_threads)
 {
     uint64_t seed = test_seed("stress");
     const char *env = getenv("VMGC_STRESS_CYCLES");
@@ -240,7 +240,8 @@ START_TEST(stress)
     vmgc_config_init(&c);
     c.reserve_bytes = (size_t)2 << 30;
     c.initial_size = 1 << 20;
-    c.barrier = test_backends[_i];
+    c.barrier = test_backends[backend];
+    c.collector_threads = collector_threads;
     c.verify = 1;
     ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
     vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_TRACE, .trace = trace_node};
@@ -278,10 +279,11 @@ START_TEST(stress)
     }
     vmgc_get_stats(heap, &s);
     fprintf(stderr,
-            "stress(%s): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
+            "stress(%s, %u collector threads): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
             "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us, live after "
             "last %zu KiB\n",
-            test_backends[_i], (unsigned long long)s.collections, (unsigned long long)verified,
+            test_backends[backend], collector_threads ? collector_threads : 1,
+            (unsigned long long)s.collections, (unsigned long long)verified,
             (unsigned long long)s.objects_copied, (unsigned long long)s.traps,
             (unsigned long long)s.pages_scanned_by_mutator, (unsigned long long)s.pages_pinned,
             (unsigned long long)s.large_promoted, (double)s.pause_max_ns / 1e3,
@@ -290,6 +292,19 @@ START_TEST(stress)
     ck_assert_uint_gt(verified, 0);
     ck_assert_uint_gt(least_cycles_seen, 0); /* every thread verified across a cycle */
     ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
+}
+
+START_TEST(stress)
+{
+    stress_run(_i, 0); /* 0: $VMGC_COLLECTOR_THREADS or 1 */
+}
+END_TEST
+
+/* Two drain helpers (.sol.helpers) racing the collector thread, the
+ * mutators' traps and their pacing for the same pages. */
+START_TEST(stress_with_helpers)
+{
+    stress_run(_i, 3);
 }
 END_TEST
 
@@ -302,6 +317,7 @@ int main(void)
     const char *only = getenv("VMGC_STRESS_BACKEND");
     int lo = only && !strcmp(only, "mprotect") ? 1 : 0, hi = only && !strcmp(only, "uffd") ? 1 : 2;
     tcase_add_loop_test(tc, stress, lo, hi);
+    tcase_add_loop_test(tc, stress_with_helpers, lo, hi);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
