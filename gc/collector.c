@@ -124,10 +124,9 @@ static void protect_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
     int resident = 1;
     for (size_t i = first; i < first + n && resident; i++)
         resident = a->pt.desc[i].space == PK_SMALL;
-    vmgc_status st = resident ? prot_protect_resident(a, pagetable_page_addr(&a->pt, first),
-                                                      n << VM_PAGE_SHIFT)
-                              : prot_protect(a, pagetable_page_addr(&a->pt, first),
-                                             n << VM_PAGE_SHIFT);
+    char *addr = pagetable_page_addr(&a->pt, first);
+    vmgc_status st = resident ? prot_hide_resident(a, addr, n << VM_PAGE_SHIFT)
+                              : prot_protect(a, addr, n << VM_PAGE_SHIFT);
     if (st != VMGC_OK)
         gc_fatal_status("unmapping from-space from the mutator view failed");
     for (size_t i = first; i < first + n;) {
@@ -214,7 +213,7 @@ static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
 static void expose_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct arena *a = h->arena;
-    if (prot_unprotect(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
+    if (prot_unhide(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("exposing from-space for release failed");
 }
 

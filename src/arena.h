@@ -51,7 +51,9 @@ struct arena_stats {
 /* Backend state; see protuffd.c and protmprotect.c. */
 struct prot_uffd_state {
     int fd;
-    int wp_async; /* registered for async write-protect (DIRTY_PAGEMAP) */
+    int wp_async;      /* the fd has async write-protect (DIRTY_PAGEMAP can use it) */
+    int wp_registered; /* the heap is registered for it (from the first dirty_begin on).
+                          Synchronization: atomic. */
 };
 
 struct prot_mprotect_state {

@@ -134,6 +134,9 @@ vmgc_status dirty_begin(struct arena *a, void *addr, size_t len)
     a->dirty.n = n;
     a->dirty.overflowed = 0;
     if (a->dirty.mode == DIRTY_PAGEMAP) {
+        st = prot_uffd_register_wp(a);
+        if (st != VMGC_OK)
+            return st;
         st = uffd_wp(a, first, n, 1);
         if (st == VMGC_OK)
             a->dirty.active = 1;

@@ -18,7 +18,8 @@ enum {
     PD_READ_BARRIER = 1u << 0, /* logically protected: a touch calls the trap handler */
     PD_PHYS_NONE = 1u << 1,    /* mprotect backend: PROT_NONE is in force here */
     PD_WRITE_TRACK = 1u << 2,  /* dirty fallback: write-protected, not written yet */
-    PD_WRITTEN = 1u << 3       /* dirty fallback: written since tracking began */
+    PD_WRITTEN = 1u << 3,      /* dirty fallback: written since tracking began */
+    PD_VMA_HIDDEN = 1u << 4    /* uffd backend: hidden by PROT_NONE (prot_hide_resident) */
 };
 /* Bits 8..31 of page_desc.prot count protections (prot.md .sol.mark-gen). */
 #define PD_GEN_SHIFT 8

@@ -54,7 +54,7 @@ static void mark(struct arena *a, size_t first, size_t n, int on)
     }
 }
 
-static vmgc_status protect_range(struct arena *a, void *addr, size_t len, int resident)
+static vmgc_status protect_range(struct arena *a, void *addr, size_t len, int resident, int hide)
 {
     size_t first, n;
     vmgc_status st = arena_range(a, addr, len, &first, &n);
@@ -66,20 +66,27 @@ static vmgc_status protect_range(struct arena *a, void *addr, size_t len, int re
     /* .sol.mark-first: the mark is set before the page is hidden, so any
      * trap that can happen finds it. */
     mark(a, first, n, 1);
+    if (hide && a->prot->hide)
+        return a->prot->hide(a, first, n);
     return a->prot->protect(a, first, n, resident);
 }
 
 vmgc_status prot_protect(struct arena *a, void *addr, size_t len)
 {
-    return protect_range(a, addr, len, 0);
+    return protect_range(a, addr, len, 0, 0);
 }
 
 vmgc_status prot_protect_resident(struct arena *a, void *addr, size_t len)
 {
-    return protect_range(a, addr, len, 1);
+    return protect_range(a, addr, len, 1, 0);
 }
 
-vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len)
+vmgc_status prot_hide_resident(struct arena *a, void *addr, size_t len)
+{
+    return protect_range(a, addr, len, 1, 1);
+}
+
+static vmgc_status unprotect_range(struct arena *a, void *addr, size_t len, int unhide)
 {
     size_t first, n;
     vmgc_status st = arena_range(a, addr, len, &first, &n);
@@ -88,7 +95,19 @@ vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len)
     /* .sol.clear-first: a trap between the two steps sees no mark and just
      * exposes the page, which is what we are about to do anyway. */
     mark(a, first, n, 0);
+    if (unhide && a->prot->unhide)
+        return a->prot->unhide(a, first, n);
     return a->prot->unprotect(a, first, n);
+}
+
+vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len)
+{
+    return unprotect_range(a, addr, len, 0);
+}
+
+vmgc_status prot_unhide(struct arena *a, void *addr, size_t len)
+{
+    return unprotect_range(a, addr, len, 1);
 }
 
 int prot_is_protected(struct arena *a, const void *addr)

@@ -24,6 +24,10 @@ struct prot_backend {
     vmgc_status (*protect)(struct arena *a, size_t first, size_t n, int resident);
     /* UNPROT: expose [first, first+n) whose PD_READ_BARRIER was cleared. */
     vmgc_status (*unprotect)(struct arena *a, size_t first, size_t n);
+    /* Optional (NULL: protect / unprotect): hide resident pages that no
+     * barrier will expose, and show them again (prot_hide_resident). */
+    vmgc_status (*hide)(struct arena *a, size_t first, size_t n);
+    vmgc_status (*unhide)(struct arena *a, size_t first, size_t n);
     /* Resolve a fault on page i: run the read barrier for what protects it,
      * then expose it.  in_signal: called from the trap handler.  Returns 1
      * when the fault was ours (handled or already resolved), 0 when it was
@@ -54,6 +58,23 @@ vmgc_status prot_unprotect(struct arena *a, void *addr, size_t len);
  * collector view. */
 vmgc_status prot_protect_resident(struct arena *a, void *addr, size_t len);
 int prot_is_protected(struct arena *a, const void *addr);
+
+/* .sol.hide: protect resident pages that no barrier will expose (the
+ * collector's from-space: a touch there is a bug, which the trap handler
+ * reports), until prot_unhide.  Marked like prot_protect.  The uffd backend
+ * hides them with PROT_NONE, which costs less than unmapping them page by
+ * page and mapping them back with UFFDIO_CONTINUE, while the heap is not
+ * registered for write-protect (prot_uffd_register_wp) and no dirty
+ * tracking is active; else, or at the VMA limit, it unmaps them.
+ * prot_unhide shows them again, write-tracked pages read-only. */
+vmgc_status prot_hide_resident(struct arena *a, void *addr, size_t len);
+vmgc_status prot_unhide(struct arena *a, void *addr, size_t len);
+
+/* uffd backend: register the heap for asynchronous write-protect too (for
+ * dirty tracking; done once, on the first dirty_begin, since a heap
+ * registered for it gets no cheap PROT_NONE hiding: pages shown again
+ * with mprotect stay write-protected and fault on their first write). */
+vmgc_status prot_uffd_register_wp(struct arena *a);
 
 /* If the page at addr is protected, bump its mark's generation so that a
  * barrier already running for it will not clear the mark, and return 1;

@@ -69,9 +69,11 @@ static vmgc_status uffd_open(struct arena *a)
                          "userfaultfd here lacks minor faults on shared memory with SIGBUS "
                          "delivery (Linux 5.14 or newer is needed); use VMGC_BARRIER=mprotect");
     }
+    /* minor faults only: write-protect is registered when dirty tracking
+     * first needs it (prot_uffd_register_wp, .sol.hide) */
     struct uffdio_register reg = {
         .range = {.start = (uintptr_t)a->vm.base, .len = a->vm.size},
-        .mode = UFFDIO_REGISTER_MODE_MINOR | (wp ? UFFDIO_REGISTER_MODE_WP : 0),
+        .mode = UFFDIO_REGISTER_MODE_MINOR,
     };
     if (sys.ioctl(fd, UFFDIO_REGISTER, &reg) != 0) {
         int e = errno;
@@ -83,6 +85,26 @@ static vmgc_status uffd_open(struct arena *a)
     }
     a->uffd.fd = fd;
     a->uffd.wp_async = wp;
+    a->uffd.wp_registered = 0;
+    return VMGC_OK;
+}
+
+vmgc_status prot_uffd_register_wp(struct arena *a)
+{
+    if (a->prot != &prot_uffd_backend || !a->uffd.wp_async)
+        return error_set(VMGC_EUNAVAILABLE, "asynchronous write-protect needs the uffd backend "
+                                            "on Linux 6.7 or newer; use VMGC_DIRTY=faults");
+    if (__atomic_load_n(&a->uffd.wp_registered, __ATOMIC_ACQUIRE))
+        return VMGC_OK;
+    /* the same context again, with both modes: the kernel replaces the
+     * range's registration */
+    struct uffdio_register reg = {
+        .range = {.start = (uintptr_t)a->vm.base, .len = a->vm.size},
+        .mode = UFFDIO_REGISTER_MODE_MINOR | UFFDIO_REGISTER_MODE_WP,
+    };
+    if (sys.ioctl(a->uffd.fd, UFFDIO_REGISTER, &reg) != 0)
+        return error_sys("registering the heap for write-protect (UFFDIO_REGISTER)", errno);
+    __atomic_store_n(&a->uffd.wp_registered, 1, __ATOMIC_RELEASE);
     return VMGC_OK;
 }
 
@@ -140,14 +162,59 @@ static vmgc_status uffd_unprotect(struct arena *a, size_t first, size_t n)
     return VMGC_OK;
 }
 
+/* VMA protection on this backend serves write tracking by faults (the
+ * read barrier lives in the page tables) and hiding (.sol.hide): each
+ * stretch of pages gets PROT_READ if write-tracked, else read-write; hidden
+ * pages keep PROT_NONE if keep_hidden.  Async-signal-safe.  Returns 0 or
+ * an errno value. */
+static int page_vma_class(struct arena *a, size_t i, int keep_hidden)
+{
+    uint32_t bits = __atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE);
+    return keep_hidden && (bits & PD_VMA_HIDDEN) ? 2 : (bits & PD_WRITE_TRACK) ? 1 : 0;
+}
+
+static int vma_protect_by_class(struct arena *a, size_t first, size_t n, int keep_hidden)
+{
+    for (size_t i = first, end = first + n; i < end;) {
+        int cls = page_vma_class(a, i, keep_hidden);
+        size_t j = i + 1;
+        while (j < end && page_vma_class(a, j, keep_hidden) == cls)
+            j++;
+        if (cls != 2 && sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
+                                     cls ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
+            return errno;
+        i = j;
+    }
+    return 0;
+}
+
+static void set_hidden(struct arena *a, size_t first, size_t n, int on)
+{
+    for (size_t i = first; i < first + n; i++) {
+        if (on)
+            __atomic_fetch_or(&a->pt.desc[i].prot, PD_VMA_HIDDEN, __ATOMIC_ACQ_REL);
+        else
+            __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_VMA_HIDDEN, __ATOMIC_ACQ_REL);
+    }
+}
+
 /* .sol.uffd-trap: run the barrier, then map the page.  Two threads on one
  * page both get here; the loser's CONTINUE fails with EEXIST: success. */
 static int uffd_resolve(struct arena *a, size_t i, int in_signal)
 {
     (void)in_signal;
-    if (!(__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_READ_BARRIER))
+    uint32_t bits = __atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE);
+    if (!(bits & PD_READ_BARRIER))
         __atomic_fetch_add(&a->n_spurious, 1, __ATOMIC_RELAXED);
     prot_run_barrier(a, i);
+    /* a hidden page whose barrier returned (the collector's does not: a
+     * touch of from-space is fatal) is shown like an unmapped one */
+    if (bits & PD_VMA_HIDDEN) {
+        if (vma_protect_by_class(a, i, 1, 0) != 0)
+            trap_fatal("mprotect failed while resolving a trap on a hidden heap page",
+                       pagetable_page_addr(&a->pt, i));
+        set_hidden(a, i, 1, 0);
+    }
     int err = uffd_continue(a, i, 1);
     if (err)
         trap_fatal("UFFDIO_CONTINUE failed while resolving a heap trap",
@@ -155,25 +222,55 @@ static int uffd_resolve(struct arena *a, size_t i, int in_signal)
     return 1;
 }
 
-/* Write tracking by faults on this backend is plain mprotect: the read
- * barrier lives in the page tables, not in the VMA protection. */
+/* .sol.hide: PROT_NONE keeps the page table entries, so showing the pages
+ * again is one mprotect, not a CONTINUE per page (GCBench's from-space:
+ * ~0.37 against ~0.8 us a page to hide and show).  Not on a heap registered
+ * for write-protect: mprotect would leave shown pages write-protected.
+ * The hidden flag goes on before the protection, so a fault there (SIGSEGV
+ * on this backend) finds it and reaches the barrier's diagnosis. */
+static vmgc_status uffd_hide(struct arena *a, size_t first, size_t n)
+{
+    if (!__atomic_load_n(&a->uffd.wp_registered, __ATOMIC_ACQUIRE) && !a->dirty.active) {
+        set_hidden(a, first, n, 1);
+        if (sys.mprotect(pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT, PROT_NONE) == 0)
+            return VMGC_OK;
+        int err = errno;
+        set_hidden(a, first, n, 0);
+        if (err != ENOMEM)
+            return error_sys("hiding heap pages (mprotect PROT_NONE)", err);
+        /* .sol.hide-limit: at the VMA limit, unmap them instead */
+    }
+    return uffd_protect(a, first, n, 1);
+}
+
+/* Each stretch of hidden pages gets its protection back (read-only where
+ * dirty tracking by faults wants it); the others are mapped again. */
+static vmgc_status uffd_unhide(struct arena *a, size_t first, size_t n)
+{
+    for (size_t i = first, end = first + n; i < end;) {
+        int hidden = (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_VMA_HIDDEN) != 0;
+        size_t j = i + 1;
+        while (j < end &&
+               ((__atomic_load_n(&a->pt.desc[j].prot, __ATOMIC_ACQUIRE) & PD_VMA_HIDDEN) != 0) ==
+                   hidden)
+            j++;
+        int err = hidden ? vma_protect_by_class(a, i, j - i, 0) : uffd_continue(a, i, j - i);
+        if (err)
+            return error_sys(hidden ? "showing hidden heap pages again (mprotect)"
+                                    : "mapping heap pages back into the mutator view "
+                                      "(UFFDIO_CONTINUE)",
+                             err);
+        if (hidden)
+            set_hidden(a, i, j - i, 0);
+        i = j;
+    }
+    return VMGC_OK;
+}
+
 static int uffd_refresh_write(struct arena *a, size_t first, size_t n, int in_signal)
 {
     (void)in_signal;
-    size_t i = first, end = first + n;
-    while (i < end) {
-        int tracked = (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_WRITE_TRACK) != 0;
-        size_t j = i + 1;
-        while (j < end &&
-               ((__atomic_load_n(&a->pt.desc[j].prot, __ATOMIC_ACQUIRE) & PD_WRITE_TRACK) != 0) ==
-                   tracked)
-            j++;
-        if (sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
-                         tracked ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
-            return errno;
-        i = j;
-    }
-    return 0;
+    return vma_protect_by_class(a, first, n, 1);
 }
 
 const struct prot_backend prot_uffd_backend = {
@@ -182,6 +279,8 @@ const struct prot_backend prot_uffd_backend = {
     .close = uffd_close,
     .protect = uffd_protect,
     .unprotect = uffd_unprotect,
+    .hide = uffd_hide,
+    .unhide = uffd_unhide,
     .resolve = uffd_resolve,
     .refresh_write = uffd_refresh_write,
 };

@@ -137,6 +137,9 @@ static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
     trap_fault = si->si_addr;
     if (sig == SIGBUS && a->prot == &prot_uffd_backend)
         handled = a->prot->resolve(a, i, 1);
+    else if (sig == SIGSEGV &&
+             (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_VMA_HIDDEN))
+        handled = a->prot->resolve(a, i, 1); /* uffd, hidden: the barrier diagnoses (.sol.hide) */
     else if (sig == SIGSEGV) {
         handled = dirty_on_write_fault(a, i, fault_is_write(uctx));
         if (!handled && a->prot == &prot_mprotect_backend)

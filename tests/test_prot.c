@@ -300,6 +300,69 @@ START_TEST(uffd_protect_failure_is_reported)
 }
 END_TEST
 
+/* .sol.hide: hidden pages are protected (and, on uffd, PROT_NONE while the
+ * heap is not registered for write-protect); a touch runs the barrier and
+ * shows the page; prot_unhide shows the rest, writable.  At the VMA limit
+ * (ENOMEM) and once registered for write-protect, uffd unmaps instead. */
+static int prot_none_enomem(void *addr, size_t len, int prot)
+{
+    if (prot == PROT_NONE) {
+        errno = ENOMEM;
+        return -1;
+    }
+    return mprotect(addr, len, prot);
+}
+
+static int count_vma_hidden(struct arena *a, char *p, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += (pagetable_lookup(&a->pt, p + i * PG)->prot & PD_VMA_HIDDEN) != 0;
+    return k;
+}
+
+static void hide_touch_show(struct arena *a, char *p, int expect_hidden)
+{
+    unsigned long before = cb_calls;
+    ck_assert_int_eq(prot_hide_resident(a, p, 8 * PG), VMGC_OK);
+    for (int k = 0; k < 8; k++)
+        ck_assert(prot_is_protected(a, p + k * PG));
+    ck_assert_int_eq(count_vma_hidden(a, p, 8), expect_hidden ? 8 : 0);
+    ck_assert_int_eq(((volatile char *)p)[3 * PG + 7], 'a' + 3);
+    ck_assert_uint_eq(cb_calls, before + 1);
+    ck_assert_ptr_eq(cb_last, p + 3 * PG);
+    ck_assert(!prot_is_protected(a, p + 3 * PG));
+    ck_assert_int_eq(prot_unhide(a, p, 8 * PG), VMGC_OK);
+    ck_assert_int_eq(count_vma_hidden(a, p, 8), 0);
+    for (int k = 0; k < 8; k++) {
+        ck_assert(!prot_is_protected(a, p + k * PG));
+        ck_assert_int_eq(((volatile char *)p)[k * PG + 9], 'a' + k);
+        p[k * PG + 10] = 'W';
+        ck_assert_int_eq(((char *)vm_alias_of(&a->vm, p))[k * PG + 10], 'W');
+    }
+    ck_assert_uint_eq(cb_calls, before + 1);
+}
+
+START_TEST(hidden_pages_trap_and_show_again)
+{
+    struct arena *a = make(_i, 64);
+    char *p = pages_of(a, 8);
+    for (int k = 0; k < 8; k++)
+        memset(p + k * PG, 'a' + k, PG);
+    hide_touch_show(a, p, _i == PROT_UFFD);
+    if (_i == PROT_UFFD) {
+        sys.mprotect = prot_none_enomem;
+        hide_touch_show(a, p, 0);
+        sys_reset();
+        if (a->uffd.wp_async) {
+            ck_assert_int_eq(prot_uffd_register_wp(a), VMGC_OK);
+            hide_touch_show(a, p, 0);
+        }
+    }
+    unmake(a);
+}
+END_TEST
+
 static void user_handler(int sig)
 {
     (void)sig;
@@ -434,6 +497,7 @@ int main(void)
     tcase_add_loop_test(tc, sigprof_during_traps, 0, 2);
     tcase_add_loop_test(tc, read_into_protected_page, 0, 2);
     tcase_add_loop_test(tc, release_exposes_protected_pages, 0, 2);
+    tcase_add_loop_test(tc, hidden_pages_trap_and_show_again, 0, 2);
     tcase_add_test(tc, enomem_makes_mprotect_coarsen);
     tcase_add_test(tc, uffd_protect_failure_is_reported);
     suite_add_tcase(s, tc);
