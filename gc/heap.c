@@ -55,7 +55,7 @@ static vmgc_status config_check(vmgc_config *c)
         return error_set(VMGC_EINVAL, "vmgc_config.growth_factor is %g; use 1.1 to 100",
                          c->growth_factor);
     if (c->initial_size == 0)
-        c->initial_size = (size_t)32 << 20;
+        c->initial_size = (size_t)64 << 20; /* collector.md .sol.trigger-floor */
     if (c->reserve_bytes == 0)
         c->reserve_bytes = ARENA_DEFAULT_RESERVE;
     if (c->heap_limit == 0)

@@ -80,7 +80,7 @@ typedef void (*vmgc_pause_fn)(void *ctx, uint64_t start_ns, uint64_t duration_ns
 typedef struct vmgc_config {
     size_t heap_limit;        /* most bytes of heap pages in use; 0: reservation / 2 */
     size_t initial_size;      /* bytes allocated before the first collection, and the least
-                               * allocated between two; 0: 32 MiB */
+                               * allocated between two; 0: 64 MiB */
     double growth_factor;     /* next collection after live * factor; 0: 2.0 */
     size_t reserve_bytes;     /* address space reserved; 0: 32 GiB */
     void *fixed_base;         /* heap address, NULL: anywhere */
