@@ -82,7 +82,8 @@ static vmgc_status config_check(vmgc_config *c)
         }
     }
     if (c->collector_threads > GC_MAX_COLLECTORS)
-        return error_set(VMGC_EINVAL, "vmgc_config.collector_threads is %u; use 1 to %d (0: 1)",
+        return error_set(VMGC_EINVAL, "vmgc_config.collector_threads is %u; use 1 to %d, or 0 for "
+                         "$VMGC_COLLECTOR_THREADS or 1",
                          c->collector_threads, GC_MAX_COLLECTORS);
     const char *v = getenv("VMGC_VERIFY");
     if (v && *v && strcmp(v, "0") != 0)

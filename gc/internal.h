@@ -222,6 +222,14 @@ void lookahead_flush(struct lookahead *la);
 
 /* ---- scan.c ---- */
 void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal);
+static inline void scan_forward_slot(struct vmgc_heap *h, struct copier *c, void **slot,
+                                     int in_signal)
+{
+    void *old = *slot;
+    void *nw = scan_forward(h, c, old, in_signal);
+    if (nw != old) /* no store to a slot that does not change */
+        *slot = nw;
+}
 void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
                  int in_signal);

@@ -41,10 +41,7 @@ void lookahead_init(struct lookahead *la, struct vmgc_heap *h, struct copier *c,
 
 static void forward_slot(struct lookahead *la, void **slot)
 {
-    void *old = *slot;
-    void *nw = scan_forward(la->h, la->c, old, la->in_signal);
-    if (nw != old)
-        *slot = nw;
+    scan_forward_slot(la->h, la->c, slot, la->in_signal);
 }
 
 void lookahead_push(struct lookahead *la, void **slot)

@@ -339,10 +339,7 @@ struct visit_ctx {
 static void visit_slot(void **slot, void *ctx)
 {
     struct visit_ctx *v = ctx;
-    void *old = *slot;
-    void *nw = scan_forward(v->h, v->c, old, v->in_signal);
-    if (nw != old)
-        *slot = nw;
+    scan_forward_slot(v->h, v->c, slot, v->in_signal);
 }
 
 void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t header, int in_signal)

@@ -64,8 +64,8 @@ int prot_is_protected(struct arena *a, const void *addr);
  * reports), until prot_unhide.  Marked like prot_protect.  The uffd backend
  * hides them with PROT_NONE, which costs less than unmapping them page by
  * page and mapping them back with UFFDIO_CONTINUE, while the heap is not
- * registered for write-protect (prot_uffd_register_wp) and no dirty
- * tracking is active; else, or at the VMA limit, it unmaps them.
+ * registered for write-protect (prot_uffd_register_wp); else, or at the
+ * VMA limit, it unmaps them.
  * prot_unhide shows them again, write-tracked pages read-only. */
 vmgc_status prot_hide_resident(struct arena *a, void *addr, size_t len);
 vmgc_status prot_unhide(struct arena *a, void *addr, size_t len);

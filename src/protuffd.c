@@ -226,11 +226,13 @@ static int uffd_resolve(struct arena *a, size_t i, int in_signal)
  * again is one mprotect, not a CONTINUE per page (GCBench's from-space:
  * ~0.37 against ~0.8 us a page to hide and show).  Not on a heap registered
  * for write-protect: mprotect would leave shown pages write-protected.
+ * Dirty tracking by faults needs nothing special: its mprotects keep hidden
+ * pages PROT_NONE, and showing them gives tracked pages PROT_READ.
  * The hidden flag goes on before the protection, so a fault there (SIGSEGV
  * on this backend) finds it and reaches the barrier's diagnosis. */
 static vmgc_status uffd_hide(struct arena *a, size_t first, size_t n)
 {
-    if (!__atomic_load_n(&a->uffd.wp_registered, __ATOMIC_ACQUIRE) && !a->dirty.active) {
+    if (!__atomic_load_n(&a->uffd.wp_registered, __ATOMIC_ACQUIRE)) {
         set_hidden(a, first, n, 1);
         if (sys.mprotect(pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT, PROT_NONE) == 0)
             return VMGC_OK;
