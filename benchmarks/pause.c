@@ -1,14 +1,19 @@
 /* pause.c -- flip pauses against live-heap size, and the cost of a trap.
  *
- * For each live size (default 100 and 1024 MiB) and each barrier backend:
- * build the live data (lists of 240-byte nodes hanging off a precise root
- * array of --roots slots, default 4096; the flip copies what each slot
- * points at, so the pause grows with it), start 2 mutator threads that
- * allocate garbage and replace live nodes, run collections back to back, and report the flip pauses
- * (median, p99, max, from vmgc_get_pauses) and the median round trip of a
- * mutator access that trapped on a grey page (timed around the access, so
- * it includes the kernel's delivery and the page scan).
- * Usage: pause [--live MIB[,MIB...]] [--cycles N] [--roots N] [--backend uffd|mprotect|both]
+ * For each live size (default 100 and 1024 MiB), each way of holding the
+ * roots and each barrier backend: build the live data (lists of 240-byte
+ * nodes hanging off --roots precise root slots, default 4096), start 2
+ * mutator threads that allocate garbage and replace live nodes, run
+ * collections back to back, and report the flip pauses (median, p99, max,
+ * from vmgc_get_pauses) and the median round trip of a mutator access that
+ * trapped on a grey page (timed around the access, so it includes the
+ * kernel's delivery and the page scan).
+ * The roots are held in a range (vmgc_root_add: the flip copies what each
+ * slot points at, so its pause grows with --roots) or in a root block
+ * (vmgc_root_block_new: the flip only protects the block; its pages are
+ * forwarded after it, and a trap on one forwards its 512 slots).
+ * Usage: pause [--live MIB[,MIB...]] [--cycles N] [--roots N]
+ *              [--roots-in range|block|both] [--backend uffd|mprotect|both]
  */
 #include "config.h"
 
@@ -32,7 +37,8 @@ struct node {
 
 static vmgc_heap *heap;
 static vmgc_type t_node;
-static void *roots[MAX_ROOTS];
+static void *root_array[MAX_ROOTS];
+static void **roots; /* root_array (vmgc_root_add) or a root block */
 static size_t nroots = 4096;
 static int stop;
 static sem_t flipped;
@@ -115,7 +121,7 @@ static size_t time_traps(vmgc_thread *me, uint64_t *out, size_t max)
     return n;
 }
 
-static void run(const char *backend, size_t live_mib, int cycles)
+static void run(const char *backend, size_t live_mib, int cycles, int in_block)
 {
     vmgc_config c;
     vmgc_config_init(&c);
@@ -131,8 +137,16 @@ static void run(const char *backend, size_t live_mib, int cycles)
     vmgc_thread_attach(heap, &me);
     vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
     vmgc_type_register(heap, &nd, &t_node);
-    memset(roots, 0, sizeof roots);
-    vmgc_root_add(heap, roots, nroots);
+    if (in_block) {
+        if (vmgc_root_block_new(heap, nroots, &roots) != VMGC_OK) {
+            fprintf(stderr, "pause: %s\n", vmgc_last_error());
+            exit(1);
+        }
+    } else {
+        roots = root_array;
+        memset(root_array, 0, sizeof root_array);
+        vmgc_root_add(heap, roots, nroots);
+    }
     size_t nodes = (live_mib << 20) / (PAYLOAD + 8);
     for (size_t i = 0; i < nodes; i++) {
         struct node *n = vmgc_alloc(me, t_node, PAYLOAD);
@@ -169,12 +183,15 @@ static void run(const char *backend, size_t live_mib, int cycles)
     qsort(traps, ntraps, sizeof *traps, cmp_u64);
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
-    printf("| %s | %zu | %zu | %llu | %.1f | %.1f | %.1f | %.1f | %zu | %.2f |\n", backend,
-           live_mib, nroots, (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
+    printf("| %s | %zu | %zu %s | %llu | %.1f | %.1f | %.1f | %.1f | %zu | %.2f |\n", backend,
+           live_mib, nroots, in_block ? "block" : "range", (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
            (double)pct(p, np, 0.99) / 1e3, (double)p[np ? np - 1 : 0] / 1e3,
            (double)pct(traps, ntraps, 0.5) / 1e3, ntraps, seconds / cycles);
     fflush(stdout);
-    vmgc_root_remove(heap, roots);
+    if (in_block)
+        vmgc_root_block_free(heap, roots);
+    else
+        vmgc_root_remove(heap, roots);
     vmgc_thread_detach(me);
     vmgc_heap_destroy(heap);
 }
@@ -184,7 +201,7 @@ int main(int argc, char **argv)
     char lives[128] = "100,1024";
     int cycles = 10;
     sem_init(&flipped, 0, 0);
-    const char *backend = "both";
+    const char *backend = "both", *roots_in = "both";
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc) {
             fprintf(stderr, "pause: %s needs a value\n", argv[i]);
@@ -198,11 +215,19 @@ int main(int argc, char **argv)
             nroots = (size_t)atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--backend"))
             backend = argv[i + 1];
+        else if (!strcmp(argv[i], "--roots-in"))
+            roots_in = argv[i + 1];
         else {
             fprintf(stderr, "pause: unknown option '%s' (takes --live, --cycles, --roots, "
-                            "--backend)\n", argv[i]);
+                            "--roots-in, --backend)\n", argv[i]);
             return 2;
         }
+    }
+    int want_range = !strcmp(roots_in, "both") || !strcmp(roots_in, "range");
+    int want_block = !strcmp(roots_in, "both") || !strcmp(roots_in, "block");
+    if (!want_range && !want_block) {
+        fprintf(stderr, "pause: --roots-in takes range, block or both (got '%s')\n", roots_in);
+        return 2;
     }
     if (nroots < 1 || nroots > MAX_ROOTS || cycles < 1) {
         fprintf(stderr, "pause: --roots takes 1..%d and --cycles at least 1\n", MAX_ROOTS);
@@ -218,10 +243,14 @@ int main(int argc, char **argv)
                             "(got '%s')\n", tok);
             return 2;
         }
-        if (!strcmp(backend, "both") || !strcmp(backend, "uffd"))
-            run("uffd", mib, cycles);
-        if (!strcmp(backend, "both") || !strcmp(backend, "mprotect"))
-            run("mprotect", mib, cycles);
+        for (int in_block = 0; in_block < 2; in_block++) {
+            if (!(in_block ? want_block : want_range))
+                continue;
+            if (!strcmp(backend, "both") || !strcmp(backend, "uffd"))
+                run("uffd", mib, cycles, in_block);
+            if (!strcmp(backend, "both") || !strcmp(backend, "mprotect"))
+                run("mprotect", mib, cycles, in_block);
+        }
     }
     return 0;
 }

@@ -64,7 +64,8 @@ static __attribute__((noreturn)) void from_space_access(struct vmgc_heap *h, siz
     n = put(msg, n, sizeof msg,
             ". This is a pointer the collector never saw as a root: it was kept somewhere "
             "vmgc does not scan (memory from malloc, a thread that is not attached, a "
-            "hidden or encoded pointer). Register it with vmgc_root_add, or keep it on an "
+            "hidden or encoded pointer). Register it with vmgc_root_add (or keep it in a "
+            "vmgc_root_block_new block), or keep it on an "
             "attached thread's stack.\n");
     ssize_t w = write(STDERR_FILENO, msg, n);
     (void)w;

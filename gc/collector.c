@@ -97,6 +97,7 @@ static size_t flip(struct vmgc_heap *h)
             roots_pin_word(h, (uintptr_t)pagetable_page_addr(&h->arena->pt, t->tlab_page));
     }
     roots_pin_ambiguous(h, self);
+    root_blocks_grey(h);
     roots_forward_precise(h, &h->main_copier);
     if (h->config.verify)
         verify_flip(h);
@@ -316,13 +317,17 @@ void collector_cycle(struct vmgc_heap *h)
     drain_close(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
-        lock_take(&h->pages_lock); /* before the stop: a mutator may hold it */
+        /* before the stop: a mutator may hold them; roots_lock for the root
+         * blocks, taken first as in the flip */
+        lock_take(&h->roots_lock);
+        lock_take(&h->pages_lock);
         threads_stop_world(h, self);
         for (struct vmgc_thread *t = h->threads; t; t = t->next)
             threads_retire_tlab(h, t);
         verify_end(h);
         (void)threads_start_world(h);
         pthread_mutex_unlock(&h->pages_lock);
+        pthread_mutex_unlock(&h->roots_lock);
     }
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);
     note_cycle_peak(h);

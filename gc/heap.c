@@ -181,6 +181,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
         n = r->next;
         meta_free(r);
     }
+    root_blocks_free_all(h);
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->inuse);

@@ -41,7 +41,8 @@ enum page_state {
 #define PS_MAKE(state, epoch) ((uint32_t)(state) | ((uint32_t)(epoch) << 8))
 
 /* page_desc.space: what the page holds. */
-enum page_kind { PK_NONE = 0, PK_SMALL, PK_LARGE_HEAD, PK_LARGE_BODY };
+enum page_kind { PK_NONE = 0, PK_SMALL, PK_LARGE_HEAD, PK_LARGE_BODY,
+                 PK_ROOTS /* a page of a root block: slots, no objects (rootblock.c) */ };
 /* page_desc.gc_word[1]: small page: bytes used (parse limit);
  *                        large head: pages in the run.
  * page_desc.gc_word[2]: large body: index of the head page;
@@ -91,6 +92,14 @@ struct root_range {
     struct root_range *next;
 };
 
+/* .sol.root-block: root slots on heap pages of their own, greyed at the
+ * flip and scanned like any grey page (rootblock.c). */
+struct root_block {
+    void **slots;      /* mutator-view address of the first page */
+    size_t first, npages, count;
+    struct root_block *next;
+};
+
 struct helper_arg {
     struct vmgc_heap *h;
     unsigned index;
@@ -126,6 +135,7 @@ struct vmgc_heap {
     /* roots.  Synchronization: roots_lock. */
     pthread_mutex_t roots_lock;
     struct root_range *roots;
+    struct root_block *root_blocks;
 
     /* pages in use: run heads, appended under pages_lock. */
     pthread_mutex_t pages_lock;
@@ -231,6 +241,7 @@ static inline void scan_forward_slot(struct vmgc_heap *h, struct copier *c, void
         *slot = nw;
 }
 void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
+void scan_discard_grey(struct vmgc_heap *h, size_t page);
 void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
                  int in_signal);
 /* Claim-and-scan for a page in any state; returns when it is black. */
@@ -258,6 +269,10 @@ void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t);
 void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);
 void roots_pin_word(struct vmgc_heap *h, uintptr_t word);
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
+
+/* ---- rootblock.c ---- */
+void root_blocks_grey(struct vmgc_heap *h);
+void root_blocks_free_all(struct vmgc_heap *h);
 
 /* ---- collector.c ---- */
 vmgc_status collector_start(struct vmgc_heap *h);

@@ -8,6 +8,7 @@ libvmgc_core_la_SOURCES += \
 	gc/lookahead.c \
 	gc/pages.c \
 	gc/pagestate.c \
+	gc/rootblock.c \
 	gc/roots.c \
 	gc/scan.c \
 	gc/threads.c \

@@ -82,8 +82,8 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
         return;
     size_t page = pagetable_index(&a->pt, (void *)w);
     struct page_desc *d = &a->pt.desc[page];
-    if (d->space == PK_NONE)
-        return;
+    if (d->space == PK_NONE || d->space == PK_ROOTS)
+        return; /* a root block holds no objects to pin */
     size_t head = ps_head_of(h, page);
     uint32_t st = ps_load(h, head);
     if (!ps_is_from(h, st))

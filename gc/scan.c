@@ -391,6 +391,10 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
         npages = d->gc_word[1];
         char *obj = base + VMGC_HEADER_BYTES;
         scan_object(h, c, obj, hdr_load(obj), in_signal);
+    } else if (d->space == PK_ROOTS) {
+        void **slots = (void **)base; /* .sol.root-block: slots, no headers */
+        for (size_t i = 0; i < VM_PAGE_SIZE / sizeof(void *); i++)
+            scan_forward_slot(h, c, &slots[i], in_signal);
     } else {
         size_t used = __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE);
         size_t start = __atomic_load_n(&d->gc_word[2], __ATOMIC_ACQUIRE);
@@ -442,6 +446,25 @@ int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, 
 void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal)
 {
     (void)scan_make_black_checked(h, c, page, in_signal);
+}
+
+/* A grey page whose contents are dead (a root block being freed) is made
+ * black without a scan; one being scanned is waited for. */
+void scan_discard_grey(struct vmgc_heap *h, size_t page)
+{
+    for (;;) {
+        uint32_t w = ps_load(h, page);
+        if (PS_STATE(w) == PS_SCANNING) {
+            sched_yield();
+            continue;
+        }
+        if (PS_STATE(w) != PS_GREY)
+            return;
+        if (ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w)))) {
+            finish_black(h, page, 1);
+            return;
+        }
+    }
 }
 
 /* The object holding addr on a small page, by walking the page; 0 if none. */

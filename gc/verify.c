@@ -71,6 +71,29 @@ static void check_page_objects(struct vmgc_heap *h, size_t page)
     }
 }
 
+/* .sol.root-block: after the flip every root block page is grey and
+ * protected; at the end, black, exposed, and no slot points into
+ * from-space.  roots_lock held. */
+static void verify_root_blocks(struct vmgc_heap *h, int at_end)
+{
+    for (struct root_block *b = h->root_blocks; b; b = b->next)
+        for (size_t i = b->first; i < b->first + b->npages; i++) {
+            uint32_t w = ps_load(h, i);
+            int prot = prot_is_protected(h->arena, pagetable_page_addr(&h->arena->pt, i));
+            if (!at_end) {
+                if (PS_STATE(w) != PS_GREY || !prot)
+                    violated("a root block page is not grey and protected after the flip", i, w);
+                continue;
+            }
+            if (PS_STATE(w) != PS_BLACK || ps_is_from(h, w) || prot)
+                violated("a root block page is not black and exposed at the end of a cycle", i, w);
+            struct check_ctx ctx = {h, i};
+            void **slots = (void **)(h->arena->vm.alias + (i << VM_PAGE_SHIFT));
+            for (size_t k = 0; k < VM_PAGE_SIZE / sizeof(void *); k++)
+                check_slot(&slots[k], &ctx);
+        }
+}
+
 /* After the flip: every grey page is protected; nothing is being scanned. */
 void verify_flip(struct vmgc_heap *h)
 {
@@ -83,9 +106,10 @@ void verify_flip(struct vmgc_heap *h)
         if (s == PS_SCANNING || s == PS_SEALED || s == PS_PROMOTING)
             violated("a page is mid-scan during the flip", page, w);
     }
+    verify_root_blocks(h, 0);
 }
 
-/* pages_lock held, world stopped.  At the end of the concurrent phase: no grey work left, no black page
+/* roots_lock and pages_lock held, world stopped.  At the end of the concurrent phase: no grey work left, no black page
  * protected, and no black object points into from-space. */
 void verify_end(struct vmgc_heap *h)
 {
@@ -104,4 +128,5 @@ void verify_end(struct vmgc_heap *h)
             violated("a black page is still protected", page, w);
         check_page_objects(h, page);
     }
+    verify_root_blocks(h, 1);
 }

@@ -170,6 +170,18 @@ VMGC_API size_t vmgc_object_size(const void *obj);
 VMGC_API vmgc_status vmgc_root_add(vmgc_heap *heap, void **slots, size_t count);
 VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *heap, void **slots);
 
+/* Root blocks: count precise root slots (starting NULL) that vmgc keeps on
+ * heap pages of their own.  The flip only protects them, whatever count
+ * is, where it forwards each vmgc_root_add slot itself; the slots are
+ * updated after the flip by the collector, or by the first thread that
+ * touches a page of them (a trap that forwards that page's 512 slots).
+ * Use them for many roots: an interpreter's globals, its value stack.
+ * Slots must hold object pointers or NULL, as with vmgc_root_add; the
+ * block counts against heap_limit.  Any thread, at any time; free a
+ * block once, and do not touch it after. */
+VMGC_API vmgc_status vmgc_root_block_new(vmgc_heap *heap, size_t count, void ***slots);
+VMGC_API vmgc_status vmgc_root_block_free(vmgc_heap *heap, void **slots);
+
 /* ---- Collection ----------------------------------------------------- */
 
 /* Start a collection; with wait, return when it has finished. */

@@ -64,7 +64,8 @@ static void trace_node(void *obj, size_t size, vmgc_visit_fn visit, void *ctx)
 struct mutator {
     int id;
     uint64_t rng;
-    void *slots[SLOTS]; /* precise roots */
+    void **slots;            /* precise roots: slot_array, or a root block for odd ids */
+    void *slot_array[SLOTS]; /* registered with vmgc_root_add */
     uint64_t next_id;
     uint64_t verified;
     uint64_t cycles_seen; /* cycles after which this thread verified its graph */
@@ -196,7 +197,14 @@ static void *mutator_main(void *arg)
 {
     struct mutator *m = arg;
     REQUIRE(vmgc_thread_attach(heap, &m->t) == VMGC_OK, "%s", vmgc_last_error());
-    REQUIRE(vmgc_root_add(heap, m->slots, SLOTS) == VMGC_OK, "%s", vmgc_last_error());
+    /* both kinds of precise roots, side by side: the flip forwards a range,
+     * a root block is scanned after it (or in a trap) */
+    if (m->id & 1) {
+        REQUIRE(vmgc_root_block_new(heap, SLOTS, &m->slots) == VMGC_OK, "%s", vmgc_last_error());
+    } else {
+        m->slots = m->slot_array;
+        REQUIRE(vmgc_root_add(heap, m->slots, SLOTS) == VMGC_OK, "%s", vmgc_last_error());
+    }
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
     uint64_t seen = s.collections;
@@ -226,7 +234,10 @@ static void *mutator_main(void *arg)
     if (s.collections != seen)
         m->cycles_seen++;
     verify_all(m);
-    REQUIRE(vmgc_root_remove(heap, m->slots) == VMGC_OK, "%s", vmgc_last_error());
+    if (m->id & 1)
+        REQUIRE(vmgc_root_block_free(heap, m->slots) == VMGC_OK, "%s", vmgc_last_error());
+    else
+        REQUIRE(vmgc_root_remove(heap, m->slots) == VMGC_OK, "%s", vmgc_last_error());
     REQUIRE(vmgc_thread_detach(m->t) == VMGC_OK, "%s", vmgc_last_error());
     return NULL;
 }
