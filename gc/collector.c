@@ -120,6 +120,7 @@ static size_t flip(struct vmgc_heap *h)
 static void protect_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct arena *a = h->arena;
+    stash_keep_up(h); /* traps wait for it meanwhile (.sol.wait-refills) */
     /* .sol.resident-from-space: a small page holds objects, so it was
      * written and is resident; a large object's body may be holes */
     int resident = 1;

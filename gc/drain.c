@@ -42,8 +42,7 @@ static void seal_copy_pages_of_others(struct vmgc_heap *h, struct copier *c)
 static void drain(struct vmgc_heap *h, struct copier *c)
 {
     for (unsigned idle = 0;;) {
-        if (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < 32)
-            stash_refill(h, 128);
+        stash_keep_up(h);
         size_t page = grey_pop(h);
         if (page != PD_NONE) {
             __atomic_fetch_add(&h->st_collector_scans, 1, __ATOMIC_RELAXED);

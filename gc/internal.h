@@ -199,7 +199,6 @@ void ps_set(struct vmgc_heap *h, size_t page, uint32_t value);
 int ps_is_from(struct vmgc_heap *h, uint32_t word);
 size_t ps_head_of(struct vmgc_heap *h, size_t page); /* large body -> head */
 int large_is_leaf(struct vmgc_heap *h, size_t head); /* no pointers: black when promoted */
-void ps_wait_black(struct vmgc_heap *h, size_t page);
 
 /* ---- pages.c: page supply ---- */
 vmgc_status pages_take(struct vmgc_heap *h, size_t n, size_t *first); /* zeroed, counted in use */
@@ -207,6 +206,8 @@ void pages_note_inuse(struct vmgc_heap *h, size_t first);
 void pages_note_inuse_locked(struct vmgc_heap *h, size_t first);
 void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *tlab);
 vmgc_status stash_refill(struct vmgc_heap *h, unsigned want);
+void stash_wait_turn(struct vmgc_heap *h, int in_signal);
+void stash_keep_up(struct vmgc_heap *h);
 size_t stash_pop(struct vmgc_heap *h); /* PD_NONE when empty; async-signal-safe */
 void grey_push(struct vmgc_heap *h, size_t page); /* async-signal-safe */
 size_t grey_pop(struct vmgc_heap *h);             /* PD_NONE when empty */

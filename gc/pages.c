@@ -135,6 +135,29 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
     return VMGC_OK;
 }
 
+/* The collector refills below this; a trap may take a page's worth of
+ * copy pages per page it scans (a root block page: up to 512 objects). */
+#define STASH_LOW 32
+
+/* Top the copy reserve up if it runs low.  Not in a signal handler, and
+ * not with pages_lock or the pool's lock held. */
+void stash_keep_up(struct vmgc_heap *h)
+{
+    if (__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) < STASH_LOW)
+        (void)stash_refill(h, STASH_LOW * 4); /* a failure shows where a copy needs it */
+}
+
+/* .sol.wait-refills: a thread waiting for another to finish a page may be
+ * what that one waits for: a trap scanning the page that has emptied the
+ * copy reserve waits for a refill, as it cannot take the pool's lock.
+ * So a waiter outside a signal handler refills before it yields. */
+void stash_wait_turn(struct vmgc_heap *h, int in_signal)
+{
+    if (!in_signal)
+        stash_keep_up(h);
+    sched_yield();
+}
+
 /* ---- the grey queue: each page is pushed at most once per cycle ---- */
 
 void grey_push(struct vmgc_heap *h, size_t page)

@@ -2,7 +2,6 @@
  * Design: doc/design/pagestate.md.  Async-signal-safe throughout. */
 #include "config.h"
 
-#include <sched.h>
 
 #include "internal.h"
 
@@ -40,15 +39,3 @@ size_t ps_head_of(struct vmgc_heap *h, size_t page)
     return d->space == PK_LARGE_BODY ? d->gc_word[2] : page;
 }
 
-/* Wait for another thread to finish a page (SEALED or SCANNING). */
-void ps_wait_black(struct vmgc_heap *h, size_t page)
-{
-    for (unsigned spins = 0;; spins++) {
-        uint32_t w = ps_load(h, page);
-        unsigned s = PS_STATE(w);
-        if (s == PS_BLACK || s == PS_FREE)
-            return;
-        if (spins > 64)
-            sched_yield();
-    }
-}

@@ -115,7 +115,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
          * our protection took effect: then expose it again, and move on. */
         unsigned st;
         while ((st = PS_STATE(ps_load(h, page))) == PS_SEALED || st == PS_SCANNING)
-            sched_yield();
+            stash_wait_turn(h, in_signal);
         if (st != PS_COPY) {
             if (prot_unprotect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
                 gc_fatal("exposing a finished copy target failed");
@@ -155,7 +155,7 @@ void copier_seal(struct vmgc_heap *h, size_t page, struct copier *c, int in_sign
             scan_page(h, c, page, in_signal);
             return;
         }
-        sched_yield();
+        stash_wait_turn(h, in_signal); /* the copier in flight may be a trap */
     }
 }
 
@@ -433,7 +433,7 @@ int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, 
         case PS_SEALED:
         case PS_SCANNING:
         case PS_PROMOTING:
-            sched_yield();
+            stash_wait_turn(h, in_signal);
             break;
         case PS_BLACK:
             return ps_is_from(h, w) ? -1 : 0;
@@ -455,7 +455,7 @@ void scan_discard_grey(struct vmgc_heap *h, size_t page)
     for (;;) {
         uint32_t w = ps_load(h, page);
         if (PS_STATE(w) == PS_SCANNING) {
-            sched_yield();
+            stash_wait_turn(h, 0);
             continue;
         }
         if (PS_STATE(w) != PS_GREY)

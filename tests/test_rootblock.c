@@ -2,7 +2,11 @@
  * heap pages of their own, greyed by the flip and forwarded after it. */
 #include "config.h"
 
+#include <pthread.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "testlib.h"
 #include "vmgc.h"
@@ -17,19 +21,24 @@ static vmgc_heap *heap;
 static vmgc_thread *me;
 static vmgc_type t_pair;
 
-static void setup(int backend, size_t limit)
+static void setup_with(int backend, size_t limit, int background)
 {
     vmgc_config c;
     vmgc_config_init(&c);
     c.reserve_bytes = (size_t)1 << 30;
     c.heap_limit = limit;
     c.barrier = test_backends[backend];
-    c.no_background = 1; /* the cycle runs in vmgc_collect, hooks on this thread */
+    c.no_background = !background; /* else the cycle (and hooks) run on this thread */
     c.verify = 1;        /* root block pages are checked at the flip and the end */
     ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
     ck_assert_int_eq(vmgc_thread_attach(heap, &me), VMGC_OK);
     vmgc_type_desc pd = {.name = "pair", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
     ck_assert_int_eq(vmgc_type_register(heap, &pd, &t_pair), VMGC_OK);
+}
+
+static void setup(int backend, size_t limit)
+{
+    setup_with(backend, limit, 0);
 }
 
 static void teardown(void)
@@ -173,6 +182,74 @@ START_TEST(freed_while_grey)
 }
 END_TEST
 
+/* .sol.wait-refills: a trap on a block page copies what its 512 slots
+ * reach, here 256 pages (2 KB objects), more than the copy reserve the flip
+ * fills; the trap cannot refill it and waits for the collector.  The
+ * collector meanwhile meets that page in the grey queue and waits for the
+ * trap to finish it: it must refill while it waits (before, this deadlocked
+ * until "copy reserve empty in a trap for too long").  The hook, on the
+ * collector thread, lets the mutator trap first. */
+enum { BIG = 2040, BIG_SLOTS = 512 };
+static vmgc_type t_big;
+static int toucher_go;
+static uintptr_t toucher_sum;
+
+static void *big_toucher(void *arg)
+{
+    (void)arg;
+    vmgc_thread *t;
+    ck_assert_int_eq(vmgc_thread_attach(heap, &t), VMGC_OK);
+    while (!__atomic_load_n(&toucher_go, __ATOMIC_ACQUIRE))
+        usleep(100);
+    uintptr_t *first = hook_slots[0]; /* traps: the page is grey */
+    toucher_sum = first[0];
+    ck_assert_int_eq(vmgc_thread_detach(t), VMGC_OK);
+    return NULL;
+}
+
+static void let_mutator_trap_first(struct vmgc_heap *h)
+{
+    h->test_after_from_space_unmapped = NULL;
+    __atomic_store_n(&toucher_go, 1, __ATOMIC_RELEASE);
+    size_t page = block_page(hook_slots);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do { /* until the trap holds the page (or 5 s: then the test is moot, not failed) */
+        sched_yield();
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+    } while (PS_STATE(ps_load(h, page)) == PS_GREY && t1.tv_sec - t0.tv_sec < 5);
+    hook_ran = PS_STATE(ps_load(h, page)) != PS_GREY;
+}
+
+START_TEST(trap_outgrows_the_copy_reserve)
+{
+    setup_with(_i, 0, 1);
+    vmgc_type_desc bd = {.name = "big", .layout = VMGC_LAYOUT_NO_POINTERS};
+    ck_assert_int_eq(vmgc_type_register(heap, &bd, &t_big), VMGC_OK);
+    ck_assert_int_eq(vmgc_root_block_new(heap, BIG_SLOTS, &hook_slots), VMGC_OK);
+    for (int i = 0; i < BIG_SLOTS; i++) {
+        uintptr_t *b = vmgc_alloc(me, t_big, BIG);
+        b[0] = (uintptr_t)i + 1;
+        hook_slots[i] = b;
+    }
+    for (int i = 0; i < 300; i++) /* move the allocation page on (a flip pins it) */
+        (void)vmgc_alloc(me, t_pair, sizeof(struct pair));
+    toucher_go = 0;
+    hook_ran = 0;
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, big_toucher, NULL), 0);
+    heap->test_after_from_space_unmapped = let_mutator_trap_first;
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    pthread_join(th, NULL);
+    ck_assert_msg(hook_ran, "the mutator did not trap on the block within 5 s");
+    ck_assert_uint_eq(toucher_sum, 1);
+    for (int i = 0; i < BIG_SLOTS; i++)
+        ck_assert_uint_eq(*(uintptr_t *)hook_slots[i], (uintptr_t)i + 1);
+    ck_assert_int_eq(vmgc_root_block_free(heap, hook_slots), VMGC_OK);
+    teardown();
+}
+END_TEST
+
 static void expect_error(vmgc_status got, vmgc_status want, const char *needle)
 {
     ck_assert_int_eq(got, want);
@@ -208,6 +285,7 @@ int main(void)
     tcase_add_loop_test(tc, first_touch_forwards_its_page, 0, 2);
     tcase_add_loop_test(tc, freed_while_grey, 0, 2);
     tcase_add_loop_test(tc, misuse_gets_clear_errors, 0, 2);
+    tcase_add_loop_test(tc, trap_outgrows_the_copy_reserve, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
