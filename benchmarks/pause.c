@@ -184,7 +184,8 @@ static void run(const char *backend, size_t live_mib, int cycles, int in_block)
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
     printf("| %s | %zu | %zu %s | %llu | %.1f | %.1f | %.1f | %.1f | %zu | %.2f |\n", backend,
-           live_mib, nroots, in_block ? "block" : "range", (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
+           live_mib, nroots, in_block ? "block" : "range", (unsigned long long)s.collections,
+           (double)pct(p, np, 0.5) / 1e3,
            (double)pct(p, np, 0.99) / 1e3, (double)p[np ? np - 1 : 0] / 1e3,
            (double)pct(traps, ntraps, 0.5) / 1e3, ntraps, seconds / cycles);
     fflush(stdout);

@@ -150,10 +150,11 @@ void stash_keep_up(struct vmgc_heap *h)
 /* .sol.wait-refills: a thread waiting for another to finish a page may be
  * what that one waits for: a trap scanning the page that has emptied the
  * copy reserve waits for a refill, as it cannot take the pool's lock.
- * So a waiter outside a signal handler refills before it yields. */
+ * So a waiter outside a signal handler refills before it yields; not in
+ * the flip, which holds pages_lock (and where no page is waited for). */
 void stash_wait_turn(struct vmgc_heap *h, int in_signal)
 {
-    if (!in_signal)
+    if (!in_signal && !__atomic_load_n(&h->flipping, __ATOMIC_ACQUIRE))
         stash_keep_up(h);
     sched_yield();
 }

@@ -2,7 +2,6 @@
  * Design: doc/design/pagestate.md.  Async-signal-safe throughout. */
 #include "config.h"
 
-
 #include "internal.h"
 
 uint32_t *ps_word(struct vmgc_heap *h, size_t page)

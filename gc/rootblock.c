@@ -10,7 +10,8 @@
  */
 #include "config.h"
 
-#include <sched.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "error.h"
 #include "internal.h"
@@ -42,9 +43,14 @@ VMGC_API vmgc_status vmgc_root_block_new(vmgc_heap *h, size_t count, void ***slo
     if (st != VMGC_OK) {
         pthread_mutex_unlock(&h->roots_lock);
         meta_free(b);
-        return error_set(st, "vmgc_root_block_new: %zu slots (%zu pages) do not fit in the heap "
-                             "(limit %zu bytes, vmgc_config.heap_limit); free blocks or "
-                             "raise the limit", count, npages, h->config.heap_limit);
+        char why[256]; /* the pool's reason: the limit, or the reservation */
+        const char *pool_says = vmgc_last_error();
+        if (!strncmp(pool_says, "vmgc: ", 6))
+            pool_says += 6;
+        snprintf(why, sizeof why, "%s", pool_says);
+        return error_set(st, "vmgc_root_block_new: %zu slots (%zu pages) do not fit: %s "
+                             "(vmgc_config.heap_limit / reserve_bytes); free blocks or give "
+                             "the heap more room", count, npages, why);
     }
     /* Black in the running epoch: like a new object, it can only be given
      * pointers the mutator holds, which are never from-space. */
