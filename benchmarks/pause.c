@@ -5,7 +5,8 @@
  * nodes hanging off --roots precise root slots, default 4096), start 2
  * mutator threads that allocate garbage and replace live nodes, run
  * collections back to back, and report the flip pauses (median, p99, max,
- * from vmgc_get_pauses) and the median round trip of a mutator access that
+ * from vmgc_get_pauses, and how many flips took over 0.5 ms, the target's
+ * bound) and the median round trip of a mutator access that
  * trapped on a grey page (timed around the access, so it includes the
  * kernel's delivery and the page scan).
  * The roots are held in a range (vmgc_root_add: the flip copies what each
@@ -183,10 +184,13 @@ static void run(const char *backend, size_t live_mib, int cycles, int in_block)
     qsort(traps, ntraps, sizeof *traps, cmp_u64);
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
-    printf("| %s | %zu | %zu %s | %llu | %.1f | %.1f | %.1f | %.1f | %zu | %.2f |\n", backend,
-           live_mib, nroots, in_block ? "block" : "range", (unsigned long long)s.collections,
-           (double)pct(p, np, 0.5) / 1e3,
-           (double)pct(p, np, 0.99) / 1e3, (double)p[np ? np - 1 : 0] / 1e3,
+    size_t over = 0; /* the target's bound: how many flips missed it */
+    while (over < np && p[np - 1 - over] > 500000)
+        over++;
+    printf("| %s | %zu | %zu %s | %llu | %.1f | %.1f | %.1f | %zu | %.1f | %zu | %.2f |\n",
+           backend, live_mib, nroots, in_block ? "block" : "range",
+           (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
+           (double)pct(p, np, 0.99) / 1e3, (double)p[np ? np - 1 : 0] / 1e3, over,
            (double)pct(traps, ntraps, 0.5) / 1e3, ntraps, seconds / cycles);
     fflush(stdout);
     if (in_block)
@@ -235,8 +239,8 @@ int main(int argc, char **argv)
         return 2;
     }
     printf("| backend | live MiB | roots | cycles | pause p50 us | p99 us | max us "
-           "| trap+scan p50 us | traps timed | s/cycle |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+           "| over 0.5 ms | trap+scan p50 us | traps timed | s/cycle |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (char *tok = strtok(lives, ","); tok; tok = strtok(NULL, ",")) {
         size_t mib = (size_t)atol(tok);
         if (mib < 1 || mib > (1u << 20)) {

@@ -306,7 +306,7 @@ static void *alloc_large(struct vmgc_heap *h, struct vmgc_thread *t, vmgc_type t
     d[first].gc_word[1] = (uint32_t)n;
     char *p = pagetable_page_addr(&h->arena->pt, first);
     *(uint64_t *)p = vmgc_header_make(type, size);
-    pages_stamp_black(h, first, NULL);
+    pages_stamp_black(h, first, t, 0);
     /* from here p is a live address in this frame: a flip pins it */
     return p + VMGC_HEADER_BYTES;
 }
@@ -325,10 +325,10 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
         misuse("vmgc_alloc: unknown type (register it with vmgc_type_register)");
     if (size > ((size_t)1 << 40))
         return out_of_memory(h, size);
-    if (size > VMGC_SMALL_MAX)
-        return alloc_large(h, t, type, size);
     if (t != threads_self(h))
         misuse("vmgc_alloc: a thread handle used by a thread other than its owner");
+    if (size > VMGC_SMALL_MAX)
+        return alloc_large(h, t, type, size);
     threads_retire_tlab(h, t);
     collector_note_alloc(h, t, VM_PAGE_SIZE);
     collector_help(h, t);
@@ -339,7 +339,7 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
     d->space = PK_SMALL;
     d->gc_word[1] = 0;
     d->gc_word[2] = 0;
-    pages_stamp_black(h, page, t);
+    pages_stamp_black(h, page, t, 1);
     return vmgc_alloc(t, type, size);
 }
 
@@ -372,6 +372,7 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->pause_max_ns = __atomic_load_n(&h->st_pause_max, __ATOMIC_RELAXED);
     s->last_pause_ns = __atomic_load_n(&h->st_last_pause, __ATOMIC_RELAXED);
     s->barrier = arena_backend_name(h->arena);
+    s->stop_pulls = __atomic_load_n(&h->st_stop_pulls, __ATOMIC_RELAXED);
 }
 
 VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)

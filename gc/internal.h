@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "stop.h"
 #include "vmgc.h"
 
 #define HEAP_SIG 0x48454150u   /* "HEAP" */
@@ -81,6 +82,10 @@ struct vmgc_thread {
     char *stack_base;             /* highest address of the stack */
     char *stack_sp;               /* lowest live address, saved when stopped/blocked */
     ucontext_t regs;              /* registers, saved when blocked (getcontext: unmangled) */
+    pid_t tid;                    /* kernel thread id */
+    uint32_t stop_sent;           /* the stop generation last signalled to this thread */
+    uint32_t stop_acked;          /* ... and last acknowledged.  Synchronization: atomic. */
+    struct stop_pull pull;        /* .sol.pull; Synchronization: heap->threads_lock. */
     struct copier copier;         /* used inside traps */
     size_t alloc_since_help;      /* pacing */
     struct vmgc_thread *next;     /* Synchronization: heap->threads_lock. */
@@ -183,6 +188,7 @@ struct vmgc_heap {
     uint64_t st_collections, st_bytes_allocated, st_bytes_copied, st_objects_copied;
     uint64_t st_pages_pinned, st_large_promoted, st_traps, st_mutator_scans, st_collector_scans;
     uint64_t st_pause_count, st_pause_total, st_pause_max, st_last_pause;
+    uint64_t st_stop_pulls;
     size_t st_live_after, st_inuse_after;
     uint64_t pauses[GC_PAUSE_RING];
 
@@ -204,7 +210,7 @@ int large_is_leaf(struct vmgc_heap *h, size_t head); /* no pointers: black when 
 vmgc_status pages_take(struct vmgc_heap *h, size_t n, size_t *first); /* zeroed, counted in use */
 void pages_note_inuse(struct vmgc_heap *h, size_t first);
 void pages_note_inuse_locked(struct vmgc_heap *h, size_t first);
-void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *tlab);
+void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *self, int as_tlab);
 vmgc_status stash_refill(struct vmgc_heap *h, unsigned want);
 void stash_wait_turn(struct vmgc_heap *h, int in_signal);
 void stash_keep_up(struct vmgc_heap *h);
@@ -265,6 +271,7 @@ void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self);
 uint64_t threads_start_world(struct vmgc_heap *h); /* returns when the world was released */
 struct vmgc_thread *threads_self(struct vmgc_heap *h);
 void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t);
+void threads_lock_blocked(struct vmgc_thread *self, pthread_mutex_t *m);
 
 /* ---- roots.c ---- */
 void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);

@@ -39,19 +39,21 @@ void pages_note_inuse(struct vmgc_heap *h, size_t first)
 
 /* .sol.stamp: a new mutator page gets the current epoch under pages_lock,
  * which the flip holds while it stops the world and advances the epoch, so
- * a page can never be born into from-space.  When tlab is given, the page
- * becomes that thread's allocation page in the same critical section, so a
- * flip finds it as the thread's page (and pins it) or not at all. */
-void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *tlab)
+ * a page can never be born into from-space.  With as_tlab, the page
+ * becomes self's allocation page in the same critical section, so a flip
+ * finds it as the thread's page (and pins it) or not at all.  self (the
+ * allocating thread) waits for the lock as a blocked thread
+ * (threads.c .sol.lock-blocked). */
+void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *self, int as_tlab)
 {
-    lock_take(&h->pages_lock);
+    threads_lock_blocked(self, &h->pages_lock);
     ps_set(h, page, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu));
     pages_note_inuse_locked(h, page);
-    if (tlab) {
+    if (as_tlab) {
         char *p = pagetable_page_addr(&h->arena->pt, page);
-        tlab->buf.cursor = p;
-        tlab->buf.limit = p + VM_PAGE_SIZE;
-        tlab->tlab_page = (uint32_t)page;
+        self->buf.cursor = p;
+        self->buf.limit = p + VM_PAGE_SIZE;
+        self->tlab_page = (uint32_t)page;
     }
     pthread_mutex_unlock(&h->pages_lock);
 }

@@ -33,6 +33,7 @@ static void stop_here(void)
      * "not stopped" would let a thread still leaving one stop sleep through
      * the next one without acknowledging it. */
     uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&t->stop_acked, gen, __ATOMIC_RELEASE);
     sem_post(&h->stop_ack);
     while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE) == gen)
         stop_park(&h->world_stopped, gen);
@@ -110,6 +111,7 @@ VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *h, vmgc_thread **out)
     t->sig = THREAD_SIG;
     t->heap = h;
     t->pthread = pthread_self();
+    t->tid = stop_gettid();
     t->tlab_page = PD_NONE;
     /* .sol.attach-order: the handle is this thread's before it is in the
      * list, so a stop signal that finds it listed finds it in TLS too. */
@@ -159,21 +161,18 @@ VMGC_API vmgc_status vmgc_thread_detach(vmgc_thread *t)
 
 /* .sol.blocking: a blocked thread saves its registers into its handle and
  * its stack pointer, and the collector scans both without stopping it.  On
- * leaving, it waits out a flip in progress. */
-VMGC_API void vmgc_blocking_enter(vmgc_thread *t)
+ * leaving, it waits out a flip in progress.  noinline: the saved stack
+ * pointer must lie below every frame of the caller. */
+static __attribute__((noinline)) void enter_blocked(struct vmgc_thread *t)
 {
-    if (!t || t->sig != THREAD_SIG)
-        gc_fatal("vmgc_blocking_enter: not an attached thread handle");
     getcontext(&t->regs);
     volatile char here = 0;
     t->stack_sp = (char *)&here;
     __atomic_store_n(&t->state, TS_BLOCKED, __ATOMIC_SEQ_CST);
 }
 
-VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
+static void leave_blocked(struct vmgc_thread *t)
 {
-    if (!t || t->sig != THREAD_SIG)
-        gc_fatal("vmgc_blocking_leave: not an attached thread handle");
     struct vmgc_heap *h = t->heap;
     __atomic_store_n(&t->state, TS_RUNNING, __ATOMIC_SEQ_CST);
     for (;;) {
@@ -182,6 +181,37 @@ VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
             break;
         stop_park(&h->world_stopped, gen);
     }
+}
+
+VMGC_API void vmgc_blocking_enter(vmgc_thread *t)
+{
+    if (!t || t->sig != THREAD_SIG)
+        gc_fatal("vmgc_blocking_enter: not an attached thread handle");
+    enter_blocked(t);
+}
+
+VMGC_API void vmgc_blocking_leave(vmgc_thread *t)
+{
+    if (!t || t->sig != THREAD_SIG)
+        gc_fatal("vmgc_blocking_leave: not an attached thread handle");
+    leave_blocked(t);
+}
+
+/* .sol.lock-blocked: a mutator that has to wait for pages_lock is most
+ * often waiting for the flip itself, which holds it across the stop.
+ * Stopping such a thread only wakes it for nothing, and a woken thread
+ * queued behind another task on a busy CPU acknowledged 0.7-2.5 ms late
+ * (traced with perf sched events: the other CPU idle, no migration).  So
+ * it waits as a blocked thread, which the stop skips.  Leaving waits out
+ * a stop in progress; with pages_lock held none can be (every stop holds
+ * it), so the wait never holds the lock against a stopper. */
+void threads_lock_blocked(struct vmgc_thread *t, pthread_mutex_t *m)
+{
+    if (pthread_mutex_trylock(m) == 0)
+        return;
+    enter_blocked(t);
+    lock_take(m);
+    leave_blocked(t);
 }
 
 #define STOP_SPIN_NS 50000u
@@ -193,35 +223,54 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* .sol.pull: a signalled thread that has not answered is most often
+ * queued behind another task on the other CPU, while this one is about to
+ * go idle: the kernel did not move it (traced with perf sched events:
+ * 0.7-2.5 ms behind the agent or perf itself, this CPU idle meanwhile).
+ * So it is moved here; threads_start_world gives it its mask back. */
+static void pull_laggards(struct vmgc_heap *h, struct vmgc_thread *self, uint32_t gen)
+{
+    for (struct vmgc_thread *t = h->threads; t; t = t->next)
+        if (t != self && t->stop_sent == gen &&
+            __atomic_load_n(&t->stop_acked, __ATOMIC_ACQUIRE) != gen &&
+            stop_pull_here(t->tid, &t->pull))
+            __atomic_fetch_add(&h->st_stop_pulls, 1, __ATOMIC_RELAXED);
+}
+
 /* Stop every attached thread but self.  Takes threads_lock until
  * threads_start_world.  Callers must not hold a lock a mutator may hold. */
 void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
 {
     lock_take(&h->threads_lock);
-    __atomic_fetch_add(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* odd: stopped */
+    uint32_t gen = __atomic_add_fetch(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* odd: stopped */
     unsigned n = 0;
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
         if (t == self || __atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == TS_BLOCKED)
             continue;
-        if (stop_send(t->pthread) == 0)
+        if (stop_send(t->pthread) == 0) {
+            t->stop_sent = gen;
             n++;
+        }
     }
     /* .sol.stop-spin: the acknowledgements usually come within tens of
      * microseconds; sleeping for them costs a wake-up of this CPU (~30-60
      * us on this VM) inside the pause.  So poll first, for a bounded time
      * (a thread that has not run yet may need this CPU), then sleep. */
     uint64_t spin_until = gc_now_ns() + STOP_SPIN_NS;
-    for (unsigned i = 0; i < n; i++) {
-        while (sem_trywait(&h->stop_ack) != 0) {
-            if (gc_now_ns() < spin_until) {
-                cpu_relax();
-                continue;
-            }
-            while (sem_wait(&h->stop_ack) != 0 && errno == EINTR)
-                ;
+    unsigned acked = 0;
+    while (acked < n) {
+        if (sem_trywait(&h->stop_ack) == 0)
+            acked++;
+        else if (gc_now_ns() < spin_until)
+            cpu_relax();
+        else
             break;
-        }
     }
+    if (acked < n)
+        pull_laggards(h, self, gen);
+    for (; acked < n; acked++)
+        while (sem_wait(&h->stop_ack) != 0 && errno == EINTR)
+            ;
 }
 
 /* Returns when the world was released.  .sol.pause-end: the stopped
@@ -234,6 +283,8 @@ uint64_t threads_start_world(struct vmgc_heap *h)
     __atomic_fetch_add(&h->world_stopped, 1, __ATOMIC_SEQ_CST); /* even: running */
     uint64_t released = gc_now_ns();
     stop_wake_all(&h->world_stopped);
+    for (struct vmgc_thread *t = h->threads; t; t = t->next)
+        stop_pull_undo(t->tid, &t->pull);
     pthread_mutex_unlock(&h->threads_lock);
     return released;
 }

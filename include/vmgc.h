@@ -207,6 +207,9 @@ typedef struct vmgc_stats {
     uint64_t pause_max_ns;
     uint64_t last_pause_ns;
     const char *barrier;       /* backend in use */
+    uint64_t stop_pulls;       /* threads that had not answered a stop within 50 us and were
+                                * moved onto the stopping thread's CPU for it (their CPU
+                                * affinity narrowed until the pause ends: doc/design/threads.md) */
 } vmgc_stats;
 
 VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);

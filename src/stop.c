@@ -45,6 +45,40 @@ int stop_send(pthread_t thread)
     return pthread_kill(thread, STOP_SIGNAL);
 }
 
+pid_t stop_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
+
+int stop_pull_here(pid_t tid, struct stop_pull *p)
+{
+    p->pulled = 0;
+    int cpu = sched_getcpu();
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(tid, sizeof p->saved, &p->saved) != 0)
+        return 0;
+    if (!CPU_ISSET(cpu, &p->saved) || CPU_COUNT(&p->saved) == 1)
+        return 0;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(tid, sizeof one, &one) != 0)
+        return 0;
+    p->cpu = cpu;
+    p->pulled = 1;
+    return 1;
+}
+
+void stop_pull_undo(pid_t tid, struct stop_pull *p)
+{
+    if (!p->pulled)
+        return;
+    p->pulled = 0;
+    cpu_set_t now;
+    if (sched_getaffinity(tid, sizeof now, &now) == 0 && CPU_COUNT(&now) == 1 &&
+        CPU_ISSET(p->cpu, &now))
+        (void)sched_setaffinity(tid, sizeof p->saved, &p->saved);
+}
+
 void stop_park(uint32_t *word, uint32_t value)
 {
     syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);

@@ -7,6 +7,8 @@
 #define VMGC_STOP_H
 
 #include <pthread.h>
+#include <sched.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "vmgc.h"
@@ -18,6 +20,22 @@ vmgc_status stop_install(void (*fn)(void));
 
 /* Interrupt thread with the stop signal.  Returns 0 or an errno value. */
 int stop_send(pthread_t thread);
+
+/* The calling thread's kernel id, for stop_pull_here. */
+pid_t stop_gettid(void);
+
+/* .sol.pull: move thread tid onto the calling thread's CPU (its affinity
+ * narrowed to that one CPU), remembering its mask in *p; returns 1 when
+ * moved.  Not where the thread may not run, nor where it may only run
+ * there anyway.  stop_pull_undo restores the mask unless someone set
+ * another one meanwhile. */
+struct stop_pull {
+    cpu_set_t saved;
+    int cpu;
+    int pulled;
+};
+int stop_pull_here(pid_t tid, struct stop_pull *p);
+void stop_pull_undo(pid_t tid, struct stop_pull *p);
 
 /* Sleep while *word == value (FUTEX_WAIT); wake every sleeper on word.
  * Async-signal-safe. */
