@@ -28,7 +28,13 @@ static void stop_here(void)
         return;
     struct vmgc_heap *h = t->heap;
     volatile char here = 0;
-    t->stack_sp = (char *)&here;
+    /* .sol.stop-blocked: a thread signalled while running can take the
+     * signal after it entered the blocked state (a lock wait).  Its saved
+     * registers and stack pointer describe it completely then (nothing
+     * below that sp holds heap pointers), and they must stay as they are
+     * for the stops that skip it later. */
+    if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != TS_BLOCKED)
+        __atomic_store_n(&t->stack_sp, (char *)&here, __ATOMIC_RELAXED);
     /* .sol.stop-generation: wait for the end of *this* stop.  Waiting for
      * "not stopped" would let a thread still leaving one stop sleep through
      * the next one without acknowledging it. */
@@ -167,7 +173,7 @@ static __attribute__((noinline)) void enter_blocked(struct vmgc_thread *t)
 {
     getcontext(&t->regs);
     volatile char here = 0;
-    t->stack_sp = (char *)&here;
+    __atomic_store_n(&t->stack_sp, (char *)&here, __ATOMIC_RELAXED);
     __atomic_store_n(&t->state, TS_BLOCKED, __ATOMIC_SEQ_CST);
 }
 
