@@ -273,6 +273,24 @@ static void misuse_detached(void)
     vmgc_alloc(t, t_leaf, 5000);
 }
 
+static void *alloc_large_with_foreign_handle(void *arg)
+{
+    (void)arg;
+    vmgc_alloc(me, t_leaf, 5000); /* me belongs to the main thread */
+    return NULL;
+}
+
+/* Large allocations take the same owner check as small ones: the slow path
+ * records the owner's registers and stack pointer while it waits for the
+ * page lock. */
+static void misuse_foreign_handle_large(void)
+{
+    child_setup();
+    pthread_t th;
+    pthread_create(&th, NULL, alloc_large_with_foreign_handle, NULL);
+    pthread_join(th, NULL);
+}
+
 static void ignore_signal(int sig)
 {
     (void)sig;
@@ -357,6 +375,7 @@ START_TEST(misuse_gets_clear_errors)
         {misuse_unknown_type, "unknown type"},
         {misuse_oversized, "heap limit"},
         {misuse_detached, "not attached"},
+        {misuse_foreign_handle_large, "other than its owner"},
         {misuse_replaced_handler, "handler that vmgc installed was replaced"},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

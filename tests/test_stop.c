@@ -168,13 +168,24 @@ static void late_thread_run(int retarget)
     pthread_create(&th, NULL, late_thread, NULL);
     wait_for(&late_ready);
     pthread_create(&st, NULL, stopper_thread, NULL);
-    /* the stopper spins 50 us, then moves the late thread and sleeps */
-    usleep(20000);
+    /* the stopper spins 50 us, then moves the late thread and sleeps; on a
+     * busy machine it may take a while to get there */
+    int cpus = CPU_COUNT(&late_mask_before);
+    if (cpus > 1) {
+        for (int ms = 0;; ms++) {
+            vmgc_get_stats(heap, &s);
+            if (s.stop_pulls != pulls_before)
+                break;
+            ck_assert_msg(ms < 10000, "a thread silent for 10 s was not moved (%d cpus)", cpus);
+            usleep(1000);
+        }
+    } else {
+        usleep(20000);
+    }
     ck_assert_int_eq(__atomic_load_n(&stopper_stopped, __ATOMIC_ACQUIRE), 0);
     __atomic_store_n(&late_go, 1, __ATOMIC_RELEASE);
     wait_for(&stopper_stopped); /* the late thread acknowledged */
     vmgc_get_stats(heap, &s);
-    int cpus = CPU_COUNT(&late_mask_before);
     if (cpus > 1) {
         ck_assert_uint_eq(s.stop_pulls, pulls_before + 1);
         ck_assert_int_eq(CPU_COUNT(&late_mask_stopped), 1);
