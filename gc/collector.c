@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "error.h"
+#include "forksnap.h"
 #include "internal.h"
 #include "meta.h"
 #include "prot.h"
@@ -309,6 +310,9 @@ static size_t resident_target_pages(struct vmgc_heap *h)
 void collector_cycle(struct vmgc_heap *h)
 {
     lock_take(&h->cycle_lock);
+    /* .sol.fork-settle: the cycle writes through the collector view and
+     * punches pages, so what a fork child is owed is copied first */
+    forksnap_settle(h->arena);
     size_t snapshot = flip(h);
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
@@ -356,10 +360,21 @@ static void *collector_main(void *arg)
     struct vmgc_heap *h = arg;
     lock_take(&h->trigger_lock);
     for (;;) {
-        while (!h->shutting_down && h->cycles_requested <= h->cycles_done)
+        while (!h->shutting_down && h->cycles_requested <= h->cycles_done &&
+               !forksnap_parent_pending(h->arena))
             pthread_cond_wait(&h->trigger_cond, &h->trigger_lock);
         if (h->shutting_down)
             break;
+        if (h->cycles_requested <= h->cycles_done) {
+            /* .sol.fork-drain: copy for a fork child in slices, so a
+             * requested cycle is not kept waiting behind the whole copy */
+            pthread_mutex_unlock(&h->trigger_lock);
+            lock_take(&h->cycle_lock);
+            forksnap_drain(h->arena, 4096);
+            pthread_mutex_unlock(&h->cycle_lock);
+            lock_take(&h->trigger_lock);
+            continue;
+        }
         pthread_mutex_unlock(&h->trigger_lock);
         collector_cycle(h);
         lock_take(&h->trigger_lock);
@@ -436,6 +451,7 @@ VMGC_API vmgc_status vmgc_collect(vmgc_heap *h, int wait)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_collect: not a live heap");
+    fork_settle(h);
     if (h->config.no_background) {
         collector_cycle(h);
         return VMGC_OK;

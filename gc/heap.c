@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "forksnap.h"
 #include "internal.h"
 #include "meta.h"
 #include "prot.h"
@@ -91,6 +92,21 @@ static vmgc_status config_check(vmgc_config *c)
     return VMGC_OK;
 }
 
+/* Also in a fork child, where every lock may be held by a thread that
+ * is gone (fork.c .sol.fork-child). */
+void heap_init_locks(struct vmgc_heap *h)
+{
+    pthread_mutex_init(&h->types_lock, NULL);
+    pthread_mutex_init(&h->threads_lock, NULL);
+    pthread_mutex_init(&h->roots_lock, NULL);
+    pthread_mutex_init(&h->pages_lock, NULL);
+    pthread_mutex_init(&h->cycle_lock, NULL);
+    pthread_mutex_init(&h->trigger_lock, NULL);
+    pthread_cond_init(&h->trigger_cond, NULL);
+    pthread_cond_init(&h->done_cond, NULL);
+    pthread_cond_init(&h->drain_cond, NULL);
+}
+
 VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config)
 {
     if (!out)
@@ -125,22 +141,20 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->ntypes = 1; /* type 0 is never valid: a zero header ends a page */
     h->stash_head = PD_NONE;
     h->epoch = 1;
-    pthread_mutex_init(&h->types_lock, NULL);
-    pthread_mutex_init(&h->threads_lock, NULL);
-    pthread_mutex_init(&h->roots_lock, NULL);
-    pthread_mutex_init(&h->pages_lock, NULL);
-    pthread_mutex_init(&h->cycle_lock, NULL);
-    pthread_mutex_init(&h->trigger_lock, NULL);
-    pthread_cond_init(&h->trigger_cond, NULL);
-    pthread_cond_init(&h->done_cond, NULL);
-    pthread_cond_init(&h->drain_cond, NULL);
+    heap_init_locks(h);
     st = threads_init(h);
     if (st != VMGC_OK)
         goto fail;
     arena_set_trap_fn(h->arena, barrier_trap, h);
     h->sig = HEAP_SIG;
+    st = fork_register(h);
+    if (st != VMGC_OK) {
+        h->sig = 0;
+        goto fail;
+    }
     st = collector_start(h);
     if (st != VMGC_OK) {
+        fork_unregister(h);
         h->sig = 0;
         goto fail;
     }
@@ -167,6 +181,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
                                       "them first");
     if (t)
         vmgc_thread_detach(t);
+    fork_unregister(h);
     collector_stop(h);
     h->sig = 0;
     threads_fini(h);
@@ -327,6 +342,7 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
         return out_of_memory(h, size);
     if (t != threads_self(h))
         misuse("vmgc_alloc: a thread handle used by a thread other than its owner");
+    fork_settle(h);
     if (size > VMGC_SMALL_MAX)
         return alloc_large(h, t, type, size);
     threads_retire_tlab(h, t);
@@ -373,6 +389,9 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->last_pause_ns = __atomic_load_n(&h->st_last_pause, __ATOMIC_RELAXED);
     s->barrier = arena_backend_name(h->arena);
     s->stop_pulls = __atomic_load_n(&h->st_stop_pulls, __ATOMIC_RELAXED);
+    s->forks = __atomic_load_n(&h->st_forks, __ATOMIC_RELAXED);
+    s->fork_pause_max_ns = __atomic_load_n(&h->st_fork_pause_max, __ATOMIC_RELAXED);
+    s->fork_copy_pending = forksnap_parent_pending(h->arena) || forksnap_child_pending(h->arena);
 }
 
 VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)

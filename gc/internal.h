@@ -189,6 +189,10 @@ struct vmgc_heap {
     uint64_t st_pages_pinned, st_large_promoted, st_traps, st_mutator_scans, st_collector_scans;
     uint64_t st_pause_count, st_pause_total, st_pause_max, st_last_pause;
     uint64_t st_stop_pulls;
+    uint64_t st_forks, st_fork_pause_max; /* Synchronization: fork handlers (fork_lock). */
+    uint64_t fork_pause_start;
+    int collector_restart; /* a fork child starts its collector threads on demand.
+                              Synchronization: atomic; cycle_lock to act on it. */
     size_t st_live_after, st_inuse_after;
     uint64_t pauses[GC_PAUSE_RING];
 
@@ -294,11 +298,27 @@ vmgc_status drain_helpers_start(struct vmgc_heap *h, unsigned n); /* threads 2..
 void drain_open(struct vmgc_heap *h);                   /* after the flip: wake helpers */
 void drain_close(struct vmgc_heap *h, struct copier *c); /* drain; wait for helpers */
 
+/* ---- fork.c ---- */
+vmgc_status fork_register(struct vmgc_heap *h);
+void fork_unregister(struct vmgc_heap *h);
+void fork_settle_slow(struct vmgc_heap *h);
+/* Every entry point that may touch heap pages or needs the collector
+ * calls this first: in a fork child it completes the copy and starts the
+ * collector threads (fork.c).  Two atomic loads otherwise. */
+static inline void fork_settle(struct vmgc_heap *h)
+{
+    if (__builtin_expect(__atomic_load_n(&h->arena->fs.phase, __ATOMIC_ACQUIRE) >= 3 ||
+                             __atomic_load_n(&h->collector_restart, __ATOMIC_ACQUIRE),
+                         0))
+        fork_settle_slow(h);
+}
+
 /* ---- verify.c ---- */
 void verify_flip(struct vmgc_heap *h);
 void verify_end(struct vmgc_heap *h);
 
 /* ---- heap.c ---- */
+void heap_init_locks(struct vmgc_heap *h);
 uint64_t gc_now_ns(void);
 __attribute__((noreturn)) void gc_fatal(const char *msg);
 __attribute__((noreturn)) void gc_fatal_status(const char *what); /* + the last error */

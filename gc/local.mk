@@ -4,6 +4,7 @@ libvmgc_core_la_SOURCES += \
 	gc/barrier.c \
 	gc/collector.c \
 	gc/drain.c \
+	gc/fork.c \
 	gc/heap.c \
 	gc/lookahead.c \
 	gc/pages.c \

@@ -27,6 +27,7 @@ VMGC_API vmgc_status vmgc_root_block_new(vmgc_heap *h, size_t count, void ***slo
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_root_block_new: not a live heap");
+    fork_settle(h);
     if (!slots)
         return error_set(VMGC_EINVAL, "vmgc_root_block_new: slots (the result) is NULL");
     if (count == 0 || count > ROOT_BLOCK_MAX_SLOTS)
@@ -74,6 +75,7 @@ VMGC_API vmgc_status vmgc_root_block_free(vmgc_heap *h, void **slots)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_root_block_free: not a live heap");
+    fork_settle(h);
     lock_take(&h->roots_lock);
     struct root_block **pp = &h->root_blocks;
     while (*pp && (*pp)->slots != slots)

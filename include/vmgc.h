@@ -210,6 +210,10 @@ typedef struct vmgc_stats {
     uint64_t stop_pulls;       /* threads that had not answered a stop within 50 us and were
                                 * moved onto the stopping thread's CPU for it (their CPU
                                 * affinity narrowed until the pause ends: doc/design/threads.md) */
+    uint64_t forks;            /* fork() calls made while this heap existed (in this process) */
+    uint64_t fork_pause_max_ns; /* longest stop of this heap's threads for a fork */
+    int fork_copy_pending;     /* the heap is still being copied for a fork child (in the
+                                * parent) or from the parent (in the child): doc/design/fork.md */
 } vmgc_stats;
 
 VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);

@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "dirty.h"
 #include "error.h"
+#include "forksnap.h"
 #include "meta.h"
 #include "prot.h"
 #include "trap.h"
@@ -28,6 +29,7 @@ vmgc_status arena_create(struct arena **out, const struct arena_config *config)
         return VMGC_ENOMEM;
     a->uffd.fd = -1;
     a->dirty.pagemap_fd = -1;
+    a->fs.s_fd = a->fs.pagemap_fd = -1;
     a->slot = -1;
     size_t reserve = config->reserve_bytes ? config->reserve_bytes : ARENA_DEFAULT_RESERVE;
     vmgc_status st = vm_create(&a->vm, reserve, config->fixed_base);
@@ -71,6 +73,7 @@ void arena_destroy(struct arena *a)
     if (!arena_check(a))
         return;
     trap_unregister(a);
+    forksnap_release(a);
     dirty_close(a);
     a->prot->close(a);
     pool_finish(&a->pool);
@@ -126,6 +129,7 @@ static vmgc_status release_pages(struct arena *a, void *pages, size_t npages, in
     vmgc_status st = arena_range(a, pages, npages << VM_PAGE_SHIFT, &first, &n);
     if (st != VMGC_OK)
         return st;
+    forksnap_save_range(a, first, n); /* a fork child may still need them */
     int protected_any = 0;
     for (size_t i = first; i < first + n && !protected_any; i++)
         protected_any = (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) &

@@ -73,6 +73,28 @@ struct dirty_state {
     int pagemap_fd;
 };
 
+/* fork() support; see forksnap.c.  phase: enum in forksnap.c. */
+struct forksnap_shared;
+struct forksnap_state {
+    int phase;        /* Synchronization: atomic. */
+    int users;        /* trap handlers reading `shared`.  Synchronization: atomic. */
+    int completing;   /* child: one thread copies, others wait.  Synchronization: atomic. */
+    int s_fd;         /* the child's memfd */
+    int pagemap_fd;   /* parent: /proc/self/pagemap, to see the child let go */
+    struct forksnap_shared *shared; /* MAP_SHARED: header + a state byte per page */
+    size_t shared_bytes;
+    char *staging;    /* parent: S mapped, pages [0, hi) */
+    char *src, *dst;  /* copy from src + offset to dst + offset */
+    char *source_map; /* child: the parent's memfd (the old collector view), until complete */
+    size_t hi;        /* pages [0, hi) may be owed; kept after the end (retry rule) */
+    size_t cursor;    /* parent drain position.  Synchronization: the drainer. */
+    uint64_t owed, copied; /* pages owed at the last fork, and copied by this process
+                              for it.  Synchronization: atomic. */
+    pid_t parent_pid;
+    const char *failed; /* prepare: the call that failed (child's heap unusable) */
+    int failed_errno;
+};
+
 struct prot_backend;
 
 struct arena {
@@ -84,6 +106,7 @@ struct arena {
     struct prot_uffd_state uffd;
     struct prot_mprotect_state mp;
     struct dirty_state dirty;
+    struct forksnap_state fs;
     arena_trap_fn trap_fn; /* Synchronization: set before any protection. */
     void *trap_ctx;
     int slot;              /* index in the trap dispatch table */

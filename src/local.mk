@@ -7,6 +7,7 @@ libvmgc_core_la_SOURCES = \
 	src/arena.c src/arena.h \
 	src/dirty.c src/dirty.h \
 	src/error.c src/error.h \
+	src/forksnap.c src/forksnap.h \
 	src/lock.h \
 	src/meta.c src/meta.h \
 	src/pagetable.c src/pagetable.h \

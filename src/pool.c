@@ -152,6 +152,8 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
         D(pool, head + npages - 1)->run_pages = (uint32_t)npages;
     }
     pool->stats.allocated_pages += npages;
+    if (head + npages > pool->hwm_pages)
+        pool->hwm_pages = head + npages;
     if (kind == POOL_DIRTY)
         pool->stats.dirty_free_pages -= npages;
     int zero = kind == POOL_ZERO;
@@ -326,6 +328,36 @@ vmgc_status pool_trim_to_target(struct pool *pool)
     size_t keep = pool->target_pages;
     pthread_mutex_unlock(&pool->lock);
     return trim_to(pool, keep);
+}
+
+void pool_lock(struct pool *pool)
+{
+    lock_take(&pool->lock);
+}
+
+void pool_unlock(struct pool *pool)
+{
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void pool_fork_child(struct pool *pool)
+{
+    pthread_mutex_init(&pool->lock, NULL);
+}
+
+/* Every run starts with a tagged page (a head, or a free run's end tag)
+ * that carries its length, so the walk steps from run to run. */
+size_t pool_each_allocated_locked(struct pool *pool, void (*fn)(void *ctx, size_t first, size_t n),
+                                  void *ctx)
+{
+    for (size_t i = 0; fn && i < pool->hwm_pages;) {
+        struct page_desc *d = D(pool, i);
+        size_t n = d->run_pages ? d->run_pages : 1;
+        if (d->pool_state == PD_RUN_HEAD)
+            fn(ctx, i, n);
+        i += n;
+    }
+    return pool->hwm_pages;
 }
 
 void pool_set_limit(struct pool *pool, size_t limit_pages)

@@ -44,6 +44,7 @@ struct pool {
     size_t target_pages;         /* resident limit.  Synchronization: lock. */
     size_t limit_pages;          /* for POOL_WITHIN_LIMIT.  Synchronization: lock. */
     struct pool_stats stats;     /* Synchronization: lock. */
+    size_t hwm_pages;            /* 1 + the highest page ever allocated.  Synchronization: lock. */
 };
 
 vmgc_status pool_init(struct pool *pool, struct vm_space *vm, struct pagetable *pt,
@@ -80,6 +81,17 @@ vmgc_status pool_split_run(struct pool *pool, size_t first, size_t npages);
 
 /* Return every dirty free run to the OS. */
 vmgc_status pool_trim(struct pool *pool);
+
+/* .sol.fork (forksnap.c): the lock is held across fork() so no other
+ * thread is half-way through a list update, and the allocated runs are
+ * walked under it: fn(ctx, first, npages) for each run below the
+ * high-water mark, O(runs).  pool_fork_child re-initializes the lock in
+ * the child, whose copy is held by a thread that does not exist there. */
+void pool_lock(struct pool *pool);
+void pool_unlock(struct pool *pool);
+void pool_fork_child(struct pool *pool);
+size_t pool_each_allocated_locked(struct pool *pool, void (*fn)(void *ctx, size_t first, size_t n),
+                                  void *ctx); /* returns the high-water mark */
 
 void pool_set_target(struct pool *pool, size_t target_pages);
 void pool_set_limit(struct pool *pool, size_t limit_pages); /* initially: no limit */

@@ -7,6 +7,7 @@
 
 #include "dirty.h"
 #include "error.h"
+#include "forksnap.h"
 #include "prot.h"
 #include "trap.h"
 
@@ -149,6 +150,7 @@ void prot_run_barrier(struct arena *a, size_t i)
 
 vmgc_status prot_ready(struct arena *a, size_t first, size_t n)
 {
+    forksnap_ready(a, first, n);
     for (size_t i = first; i < first + n; i++) {
         uint32_t bits = __atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE);
         if (bits & (PD_READ_BARRIER | PD_PHYS_NONE))

@@ -76,6 +76,14 @@ vmgc_status prot_unhide(struct arena *a, void *addr, size_t len);
  * with mprotect stay write-protected and fault on their first write). */
 vmgc_status prot_uffd_register_wp(struct arena *a);
 
+/* uffd backend, in a fork child: a userfaultfd context of the child's own
+ * for its new views (forksnap.c). */
+vmgc_status prot_uffd_reopen(struct arena *a);
+/* uffd backend: map [first, +n), present in the memfd, into the mutator
+ * view now (UFFDIO_CONTINUE, batched).  Returns 0 or an errno value.
+ * Async-signal-safe. */
+int prot_uffd_map(struct arena *a, size_t first, size_t n);
+
 /* If the page at addr is protected, bump its mark's generation so that a
  * barrier already running for it will not clear the mark, and return 1;
  * return 0 if it is not protected (the caller protects it).  For a page

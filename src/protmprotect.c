@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "forksnap.h"
 #include "prot.h"
 #include "sys.h"
 #include "trap.h"
@@ -120,6 +121,8 @@ static int mp_set(struct arena *a, size_t lo, size_t hi, int none)
             if (bits(a, i) & PD_WRITE_TRACK)
                 __atomic_fetch_xor(&a->pt.desc[i].prot, PD_WRITE_TRACK | PD_WRITTEN,
                                    __ATOMIC_ACQ_REL);
+    if (!none)
+        forksnap_save_range(a, lo, hi - lo); /* .sol.save-before-write */
     if (sys.mprotect(pagetable_page_addr(&a->pt, lo), (hi - lo) << VM_PAGE_SHIFT,
                      none ? PROT_NONE : PROT_READ | PROT_WRITE) != 0)
         return errno;
@@ -288,6 +291,8 @@ static int mp_refresh_write(struct arena *a, size_t first, size_t n, int in_sign
         size_t j = i + 1;
         while (j < end && !phys(a, j) && ((bits(a, j) & PD_WRITE_TRACK) != 0) == tracked)
             j++;
+        if (!tracked)
+            forksnap_save_range(a, i, j - i); /* .sol.save-before-write */
         if (sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
                          tracked ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
             err = errno;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "forksnap.h"
 #include "prot.h"
 #include "sys.h"
 #include "trap.h"
@@ -108,6 +109,17 @@ vmgc_status prot_uffd_register_wp(struct arena *a)
     return VMGC_OK;
 }
 
+/* In a fork child: the inherited descriptor is the parent's context (its
+ * registrations are the parent's), so it is closed without unregistering
+ * anything, and the child's view is registered with a new one. */
+vmgc_status prot_uffd_reopen(struct arena *a)
+{
+    if (a->uffd.fd >= 0)
+        sys.close(a->uffd.fd);
+    a->uffd.fd = -1;
+    return uffd_open(a);
+}
+
 static void uffd_close(struct arena *a)
 {
     if (a->uffd.fd >= 0) {
@@ -154,6 +166,11 @@ static int uffd_continue(struct arena *a, size_t first, size_t n)
     return 0;
 }
 
+int prot_uffd_map(struct arena *a, size_t first, size_t n)
+{
+    return uffd_continue(a, first, n);
+}
+
 static vmgc_status uffd_unprotect(struct arena *a, size_t first, size_t n)
 {
     int err = uffd_continue(a, first, n);
@@ -180,6 +197,8 @@ static int vma_protect_by_class(struct arena *a, size_t first, size_t n, int kee
         size_t j = i + 1;
         while (j < end && page_vma_class(a, j, keep_hidden) == cls)
             j++;
+        if (cls == 0)
+            forksnap_save_range(a, i, j - i); /* .sol.save-before-write */
         if (cls != 2 && sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
                                      cls ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
             return errno;

@@ -50,6 +50,8 @@ static const struct sys_table sys_real = {
     .close = close,
     .fstat = fstat,
     .userfaultfd = sys_userfaultfd_real,
+    .open = open,
+    .pread = pread,
 };
 
 struct sys_table sys = sys_real;

@@ -24,6 +24,8 @@ struct sys_table {
     int (*close)(int fd);
     int (*fstat)(int fd, struct stat *st);
     long (*userfaultfd)(int flags);
+    int (*open)(const char *path, int flags, ...);
+    ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
 };
 
 /* Synchronization: written only by tests before any heap exists, or by a

@@ -17,6 +17,7 @@
 
 #include "dirty.h"
 #include "error.h"
+#include "forksnap.h"
 #include "prot.h"
 #include "trap.h"
 
@@ -141,9 +142,12 @@ static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
              (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_VMA_HIDDEN))
         handled = a->prot->resolve(a, i, 1); /* uffd, hidden: the barrier diagnoses (.sol.hide) */
     else if (sig == SIGSEGV) {
-        handled = dirty_on_write_fault(a, i, fault_is_write(uctx));
+        int write = fault_is_write(uctx);
+        handled = forksnap_on_fault(a, i, write) || dirty_on_write_fault(a, i, write);
         if (!handled && a->prot == &prot_mprotect_backend)
             handled = a->prot->resolve(a, i, 1);
+        if (!handled)
+            handled = forksnap_recently_ended(a, i);
     }
     if (handled) {
         __atomic_fetch_add(&a->n_traps, 1, __ATOMIC_RELAXED);
@@ -234,6 +238,21 @@ void trap_unregister(struct arena *a)
         __atomic_store_n(&trap_arenas[a->slot], NULL, __ATOMIC_RELEASE);
     a->slot = -1;
     pthread_mutex_unlock(&trap_lock);
+}
+
+void trap_fork_prepare(void)
+{
+    pthread_mutex_lock(&trap_lock);
+}
+
+void trap_fork_parent(void)
+{
+    pthread_mutex_unlock(&trap_lock);
+}
+
+void trap_fork_child(void)
+{
+    pthread_mutex_init(&trap_lock, NULL);
 }
 
 vmgc_status trap_handlers_intact(void)

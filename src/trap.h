@@ -29,6 +29,11 @@ vmgc_status trap_handlers_intact(void);
  * in a trap callback), or NULL outside a trap.  Async-signal-safe. */
 const void *trap_fault_address(void);
 
+/* fork(): the registration lock is held across it (gc/fork.c). */
+void trap_fork_prepare(void);
+void trap_fork_parent(void);
+void trap_fork_child(void);
+
 /* Write msg and the address (when not NULL) to stderr and abort.
  * Async-signal-safe. */
 __attribute__((noreturn)) void trap_fatal(const char *msg, const void *addr);
