@@ -29,6 +29,10 @@ enum forksnap_phase {
     FS_CHILD_BROKEN /* child: prepare failed; the heap may not be used */
 };
 
+#ifndef FORKSNAP_TRAP_GROUP
+#define FORKSNAP_TRAP_GROUP 16 /* pages a parent's write trap copies (.sol.trap-group) */
+#endif
+
 /* Per-page state, one byte each in shared memory. */
 enum { PAGE_FREE = 0, PAGE_OWED, PAGE_CLAIMED, PAGE_SAVED };
 
@@ -473,9 +477,13 @@ int forksnap_on_fault(struct arena *a, size_t i, int is_write)
         return 0;
     if (!enter_parent(a))
         return forksnap_recently_ended(a, i);
-    save_page(a, i);
+    /* .sol.trap-group: a program that writes one page mostly writes its
+     * neighbours next; a trap costs more than a page copy */
+    size_t first = i & ~(size_t)(FORKSNAP_TRAP_GROUP - 1);
+    size_t n = first + FORKSNAP_TRAP_GROUP < a->fs.hi ? FORKSNAP_TRAP_GROUP : a->fs.hi - first;
+    save_pages(a, first, n);
     leave_parent(a);
-    expose(a, i, 1, 1);
+    expose(a, first, n, 1);
     return 1;
 }
 
