@@ -12,6 +12,7 @@ libvmgc_core_la_SOURCES = \
 	src/meta.c src/meta.h \
 	src/pagetable.c src/pagetable.h \
 	src/pool.c src/pool.h \
+	src/sigchain.c src/sigchain.h \
 	src/prot.c src/prot.h \
 	src/protmprotect.c \
 	src/protuffd.c \

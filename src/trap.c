@@ -19,6 +19,7 @@
 #include "error.h"
 #include "forksnap.h"
 #include "prot.h"
+#include "sigchain.h"
 #include "trap.h"
 
 /* .sol.table: a fixed table read with acquire loads, so the handler finds
@@ -27,8 +28,6 @@
 static struct arena *trap_arenas[TRAP_MAX_ARENAS];
 static pthread_mutex_t trap_lock = PTHREAD_MUTEX_INITIALIZER;
 static int trap_installed;                /* Synchronization: trap_lock. */
-static struct sigaction trap_old_segv;    /* .req.chain: what was there before us */
-static struct sigaction trap_old_bus;
 
 /* .sol.loop-guard: a fault that resolution does not cure repeats forever;
  * count repeats per thread (initial-exec TLS: no allocation in a handler). */
@@ -102,29 +101,6 @@ static int fault_is_write(void *uctx)
 #endif
 }
 
-/* .req.chain: hand a fault that is not ours to the previous handler. */
-static void trap_chain(int sig, siginfo_t *si, void *uctx)
-{
-    const struct sigaction *old = sig == SIGBUS ? &trap_old_bus : &trap_old_segv;
-    if ((old->sa_flags & SA_SIGINFO) && old->sa_sigaction) {
-        old->sa_sigaction(sig, si, uctx);
-        return;
-    }
-    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
-        old->sa_handler(sig);
-        return;
-    }
-    /* .sol.default: reinstate the default action and let the fault happen
-     * again (a hardware fault re-executes; a sent signal is re-raised). */
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    sigemptyset(&dfl.sa_mask);
-    sigaction(sig, &dfl, NULL);
-    if (si->si_code <= 0)
-        raise(sig);
-}
-
 static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
 {
     /* A signal sent with kill() or sigqueue() is not a fault. */
@@ -169,7 +145,7 @@ static void trap_handler(int sig, siginfo_t *si, void *uctx)
 {
     int saved_errno = errno; /* .req.errno */
     if (!trap_dispatch(sig, si, uctx))
-        trap_chain(sig, si, uctx);
+        sigchain_deliver(sig, si, uctx); /* .req.chain */
     errno = saved_errno;
 }
 
@@ -196,14 +172,10 @@ static vmgc_status trap_install(void)
     sa.sa_sigaction = trap_handler;
     sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK | SA_NODEFER;
     trap_fill_mask(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, &trap_old_segv) != 0)
-        return error_sys("installing the SIGSEGV handler (sigaction)", errno);
-    if (sigaction(SIGBUS, &sa, &trap_old_bus) != 0) {
-        int err = errno;
-        sigaction(SIGSEGV, &trap_old_segv, NULL);
-        return error_sys("installing the SIGBUS handler (sigaction)", err);
-    }
-    return VMGC_OK;
+    /* .sol.sigchain: the actions in force become the program's, and the
+     * program's later calls for these signals are recorded, not applied */
+    vmgc_status st = sigchain_install(SIGSEGV, &sa);
+    return st == VMGC_OK ? sigchain_install(SIGBUS, &sa) : st;
 }
 
 vmgc_status trap_register(struct arena *a)
@@ -260,14 +232,15 @@ vmgc_status trap_handlers_intact(void)
     static const int sigs[2] = {SIGSEGV, SIGBUS};
     for (int k = 0; k < 2; k++) {
         struct sigaction cur;
-        if (sigaction(sigs[k], NULL, &cur) != 0)
+        if (sigchain_real_sigaction(sigs[k], NULL, &cur) != 0)
             return error_sys("reading the fault handler (sigaction)", errno);
         if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != trap_handler)
             return error_set(VMGC_EHANDLER,
-                             "the %s handler that vmgc installed was replaced (a later sigaction "
-                             "by the program or a library); vmgc cannot resolve heap traps any "
-                             "more. Install your handler before creating the heap: vmgc chains "
-                             "faults outside the heap to it",
+                             "the %s handler that vmgc installed was replaced behind the C "
+                             "library (a raw rt_sigaction system call, or a sigaction that did "
+                             "not reach libvmgc's); vmgc cannot resolve heap traps any more. "
+                             "Install handlers with sigaction() or signal(): vmgc keeps its own "
+                             "first and passes every other fault to yours",
                              sigs[k] == SIGSEGV ? "SIGSEGV" : "SIGBUS");
     }
     return VMGC_OK;

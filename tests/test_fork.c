@@ -407,10 +407,6 @@ static void failed_setup_is_reported_in_the_child(int backend)
     teardown();
 }
 
-#define BOTH(name)                                                                         \
-    START_TEST(name##_t) { name(_i); }                                                     \
-    END_TEST
-
 BOTH(child_writes_stay_in_child)
 BOTH(parent_writes_first)
 BOTH(threads_through_fork)

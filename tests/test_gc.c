@@ -291,19 +291,14 @@ static void misuse_foreign_handle_large(void)
     pthread_join(th, NULL);
 }
 
-static void ignore_signal(int sig)
-{
-    (void)sig;
-}
-
-/* A later sigaction over vmgc's fault handler (as an interpreter might do
- * for stack overflows) must end the next collection with the reason. */
+/* A fault handler replaced behind libvmgc's interposed sigaction (a raw
+ * system call) must end the next collection with the reason. */
 static void misuse_replaced_handler(void)
 {
     child_setup();
     build_list(1000);
-    signal(SIGSEGV, ignore_signal);
-    signal(SIGBUS, ignore_signal);
+    test_raw_ignore(SIGSEGV);
+    test_raw_ignore(SIGBUS);
     vmgc_collect(heap, 1);
 }
 

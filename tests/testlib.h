@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "arena.h"
 
@@ -47,6 +50,26 @@ static inline struct arena *test_arena(int backend, size_t reserve)
     ck_assert_str_eq(arena_backend_name(a), test_backends[backend]);
     return a;
 }
+
+/* Set sig to SIG_IGN with a raw rt_sigaction system call, behind the C
+ * library and libvmgc's interposed sigaction (src/sigchain.c): what a
+ * runtime that makes its own system calls would do. */
+static inline int test_raw_ignore(int sig)
+{
+    struct {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+    } k = {(void *)SIG_IGN, 0, NULL, 0};
+    return (int)syscall(SYS_rt_sigaction, sig, &k, NULL, sizeof k.mask);
+}
+
+/* A Check test name##_t that calls name(backend) for a loop test over
+ * test_backends (tcase_add_loop_test(tc, name##_t, 0, 2)). */
+#define BOTH(name)                                                                         \
+    START_TEST(name##_t) { name(_i); }                                                     \
+    END_TEST
 
 /* Run a suite; the exit status is what Automake's test driver reads. */
 static inline int test_run(Suite *s)
