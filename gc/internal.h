@@ -80,6 +80,7 @@ struct vmgc_thread {
     uint32_t tlab_page;           /* PD_NONE or the page buf points into */
     int state;                    /* enum thread_state.  Synchronization: atomic. */
     char *stack_base;             /* highest address of the stack */
+    char *stack_lo;               /* lowest (for the main thread: as far as it may grow) */
     char *stack_sp;               /* lowest live address, saved when stopped/blocked */
     ucontext_t regs;              /* registers, saved when blocked (getcontext: unmangled) */
     pid_t tid;                    /* kernel thread id */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -28,19 +29,29 @@ static void stop_here(void)
         return;
     struct vmgc_heap *h = t->heap;
     volatile char here = 0;
+    int blocked = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TS_BLOCKED;
+    /* .sol.stop-altstack: on an alternate signal stack (inside a fault
+     * handler with SA_ONSTACK, or a siglongjmp out of one that has just
+     * unblocked this signal), &here says nothing about the thread's stack:
+     * scanning from it to the stack base would read unrelated memory.  Not
+     * acknowledged here; the stopper signals again (.sol.resend), and the
+     * thread answers once it is back on its stack. */
+    if (!blocked && ((char *)&here < t->stack_lo || (char *)&here >= t->stack_base))
+        return;
     /* .sol.stop-blocked: a thread signalled while running can take the
      * signal after it entered the blocked state (a lock wait).  Its saved
      * registers and stack pointer describe it completely then (nothing
      * below that sp holds heap pointers), and they must stay as they are
      * for the stops that skip it later. */
-    if (__atomic_load_n(&t->state, __ATOMIC_ACQUIRE) != TS_BLOCKED)
+    if (!blocked)
         __atomic_store_n(&t->stack_sp, (char *)&here, __ATOMIC_RELAXED);
     /* .sol.stop-generation: wait for the end of *this* stop.  Waiting for
      * "not stopped" would let a thread still leaving one stop sleep through
      * the next one without acknowledging it. */
     uint32_t gen = __atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE);
-    __atomic_store_n(&t->stop_acked, gen, __ATOMIC_RELEASE);
-    sem_post(&h->stop_ack);
+    /* once per stop, though the stopper may signal again (.sol.resend) */
+    if (__atomic_exchange_n(&t->stop_acked, gen, __ATOMIC_ACQ_REL) != gen)
+        sem_post(&h->stop_ack);
     while (__atomic_load_n(&h->world_stopped, __ATOMIC_ACQUIRE) == gen)
         stop_park(&h->world_stopped, gen);
 }
@@ -114,6 +125,7 @@ VMGC_API vmgc_status vmgc_thread_attach(vmgc_heap *h, vmgc_thread **out)
     }
     pthread_attr_destroy(&attr);
     t->stack_base = (char *)addr + size;
+    t->stack_lo = addr;
     t->sig = THREAD_SIG;
     t->heap = h;
     t->pthread = pthread_self();
@@ -243,6 +255,21 @@ static void pull_laggards(struct vmgc_heap *h, struct vmgc_thread *self, uint32_
             __atomic_fetch_add(&h->st_stop_pulls, 1, __ATOMIC_RELAXED);
 }
 
+/* .sol.resend: a stop signal can be lost: the kernel drops it when it
+ * cannot push its frame (a thread at the end of its stack; the SIGSEGV
+ * that replaces it goes to the program's stack-overflow handler, which
+ * jumps out).  A thread still silent after this long is signalled again;
+ * the handler acknowledges each stop once. */
+#define STOP_RESEND_NS 20000000
+
+static void resend_laggards(struct vmgc_heap *h, struct vmgc_thread *self, uint32_t gen)
+{
+    for (struct vmgc_thread *t = h->threads; t; t = t->next)
+        if (t != self && t->stop_sent == gen &&
+            __atomic_load_n(&t->stop_acked, __ATOMIC_ACQUIRE) != gen)
+            stop_send(t->pthread);
+}
+
 /* Stop every attached thread but self.  Takes threads_lock until
  * threads_start_world.  Callers must not hold a lock a mutator may hold. */
 void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
@@ -274,9 +301,19 @@ void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
     }
     if (acked < n)
         pull_laggards(h, self, gen);
-    for (; acked < n; acked++)
-        while (sem_wait(&h->stop_ack) != 0 && errno == EINTR)
-            ;
+    while (acked < n) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += STOP_RESEND_NS;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        if (sem_timedwait(&h->stop_ack, &until) == 0)
+            acked++;
+        else if (errno == ETIMEDOUT)
+            resend_laggards(h, self, gen);
+    }
 }
 
 /* Returns when the world was released.  .sol.pause-end: the stopped

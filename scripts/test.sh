@@ -82,7 +82,7 @@ fi
 # jemalloc is not instrumented for TSan (its internal trylocks read as double
 # locks), so the TSan build uses the libc metadata allocator.
 if build build-tsan --enable-sanitizer=thread --with-metadata-malloc=libc; then
-    (cd build-tsan && VMGC_STRESS_CYCLES=10 CK_TIMEOUT_MULTIPLIER=4 TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1:allocator_may_return_null=1 make -s -j"$jobs" check >/dev/null 2>&1)
+    (cd build-tsan && VMGC_STRESS_CYCLES=10 CK_TIMEOUT_MULTIPLIER=4 TSAN_OPTIONS=handle_segv=0:handle_sigbus=0:halt_on_error=1:allocator_may_return_null=1:die_after_fork=0 make -s -j"$jobs" check >/dev/null 2>&1)
     tally build-tsan "check under TSan" $?
 else
     echo "== TSan build failed"; failed=$((failed + 1))

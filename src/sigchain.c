@@ -1,11 +1,10 @@
 /* sigchain.c -- sigaction() and the signal() family, interposed: see
  * sigchain.h.  Design: doc/design/sigchain.md.
  *
- * The program's actions for the signals vmgc owns live here.  Writers (the
- * interposed calls) are serialized by a spin lock held with every signal
- * blocked, so no handler can find it held by the thread it interrupted;
- * the handler reads under a sequence counter (.sol.seqlock) and takes the
- * lock only for SA_RESETHAND.
+ * The program's actions for the signals vmgc owns live here, under a spin
+ * lock (.sol.chain-lock) that the interposed calls hold with every signal
+ * blocked, so a handler (which takes it too) never finds it held by the
+ * thread it interrupted.
  */
 #include "config.h"
 
@@ -19,6 +18,7 @@
 
 #include "error.h"
 #include "sigchain.h"
+#include "stop.h"
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef sighandler_t (*signal_fn)(int, sighandler_t);
@@ -30,8 +30,7 @@ static signal_fn next_signal, next_sysv_signal, next_sigset;
 
 static struct sigaction chain_action[2]; /* SIGSEGV, SIGBUS: the program's */
 static int chain_owned[2];               /* vmgc's handler is installed.  Synchronization: atomic. */
-static unsigned chain_seq;               /* odd while an action is written.  Synchronization: atomic. */
-static int chain_lock;                   /* writers.  Synchronization: atomic. */
+static int chain_lock;                   /* Synchronization: atomic. */
 
 static int slot(int sig)
 {
@@ -103,25 +102,7 @@ static void write_end(const sigset_t *saved)
 /* Lock held. */
 static void action_store(int k, const struct sigaction *act)
 {
-    __atomic_fetch_add(&chain_seq, 1, __ATOMIC_ACQ_REL);
     chain_action[k] = *act;
-    __atomic_fetch_add(&chain_seq, 1, __ATOMIC_ACQ_REL);
-}
-
-/* .sol.seqlock: a consistent copy, without the lock.  Async-signal-safe. */
-static void action_load(int k, struct sigaction *out)
-{
-    for (;;) {
-        unsigned s = __atomic_load_n(&chain_seq, __ATOMIC_ACQUIRE);
-        if (s & 1) {
-            sched_yield();
-            continue;
-        }
-        memcpy(out, &chain_action[k], sizeof *out);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&chain_seq, __ATOMIC_ACQUIRE) == s)
-            return;
-    }
 }
 
 vmgc_status sigchain_install(int sig, const struct sigaction *ours)
@@ -166,7 +147,16 @@ void sigchain_deliver(int sig, siginfo_t *si, void *uctx)
 {
     int k = slot(sig);
     struct sigaction act;
-    action_load(k, &act);
+    lock_spin(); /* in a handler: no writer holds it on this thread */
+    act = chain_action[k];
+    if ((act.sa_flags & SA_RESETHAND) && act.sa_handler != SIG_IGN && act.sa_handler != SIG_DFL) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        action_store(k, &dfl);
+    }
+    unlock_spin();
     void (*h)(int) = act.sa_handler;
     if (h == SIG_IGN) {
         if (si->si_code <= 0) /* sent with kill(): ignored */
@@ -177,21 +167,19 @@ void sigchain_deliver(int sig, siginfo_t *si, void *uctx)
         deliver_default(sig, si);
         return;
     }
-    if (act.sa_flags & SA_RESETHAND) {
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        lock_spin(); /* no writer holds it on this thread: they block signals */
-        action_store(k, &dfl);
-        unlock_spin();
-    }
     /* .sol.mask: the mask the kernel would have set for the program's
      * handler: the interrupted one, its sa_mask, and sig unless SA_NODEFER */
     sigset_t mask = ((ucontext_t *)uctx)->uc_sigmask, saved;
     sigorset(&mask, &mask, &act.sa_mask);
     if (!(act.sa_flags & SA_NODEFER))
         sigaddset(&mask, sig);
+    /* .sol.stop-held: but not the collector's stop signal.  Taken in the
+     * program's handler it would record a stack pointer on the alternate
+     * stack that vmgc's handler runs on (SA_ONSTACK; ASan gives every
+     * thread one), and the flip would scan from there to the thread's
+     * stack base.  It is delivered when the handler returns or jumps out
+     * (siglongjmp restores the mask). */
+    sigaddset(&mask, STOP_SIGNAL);
     pthread_sigmask(SIG_SETMASK, &mask, &saved);
     if (act.sa_flags & SA_SIGINFO)
         act.sa_sigaction(sig, si, uctx);

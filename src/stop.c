@@ -13,7 +13,6 @@
 #include "error.h"
 #include "stop.h"
 
-#define STOP_SIGNAL SIGPWR
 
 static void (*stop_fn)(void); /* Synchronization: set before any thread is signalled. */
 

@@ -13,6 +13,9 @@
 
 #include "vmgc.h"
 
+/* The stop signal (a real-time-free, rarely used one). */
+#define STOP_SIGNAL SIGPWR
+
 /* Install fn as the handler of the stop signal (SIGPWR).  fn runs with
  * every async signal blocked and errno preserved around it; it must be
  * async-signal-safe. */
