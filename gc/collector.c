@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "meta.h"
 #include "prot.h"
+#include "sys.h"
 #include "lock.h"
 
 static uint32_t cur_epoch(struct vmgc_heap *h)
@@ -226,7 +227,7 @@ static void free_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct arena *a = h->arena;
     for (size_t i = first; i < first + n; i++) {
-        a->pt.desc[i].space = PK_NONE;
+        __atomic_store_n(&a->pt.desc[i].space, PK_NONE, __ATOMIC_RELAXED);
         ps_set(h, i, PS_MAKE(PS_FREE, 0));
     }
     if (arena_release_pages_deferred(a, pagetable_page_addr(&a->pt, first), n) != VMGC_OK)
@@ -317,8 +318,10 @@ void collector_cycle(struct vmgc_heap *h)
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
     protect_from_space(h, snapshot);
-    if (h->test_after_from_space_unmapped)
-        h->test_after_from_space_unmapped(h);
+    void (*hook)(struct vmgc_heap *) =
+        __atomic_load_n(&h->test_after_from_space_unmapped, __ATOMIC_ACQUIRE);
+    if (hook) /* tests may set it while a cycle runs */
+        hook(h);
     drain_close(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
@@ -392,7 +395,7 @@ vmgc_status collector_start(struct vmgc_heap *h)
      * how many there are */
     vmgc_status st = drain_helpers_start(h, h->config.collector_threads);
     if (st == VMGC_OK) {
-        if (pthread_create(&h->collector[0], NULL, collector_main, h) == 0)
+        if (sys.pthread_create(&h->collector[0], NULL, collector_main, h) == 0)
             h->cycles_thread_started = 1;
         else
             st = error_set(VMGC_ESYSTEM, "cannot start the collector thread");

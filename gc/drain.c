@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "internal.h"
+#include "sys.h"
 #include "lock.h"
 
 static void take_copy_page(struct vmgc_heap *h, struct copier *other, struct copier *c,
@@ -100,7 +101,7 @@ vmgc_status drain_helpers_start(struct vmgc_heap *h, unsigned n)
         struct helper_arg *ha = &h->helper_arg[i];
         ha->h = h;
         ha->index = i;
-        if (pthread_create(&h->collector[i], NULL, helper_main, ha) != 0)
+        if (sys.pthread_create(&h->collector[i], NULL, helper_main, ha) != 0)
             return error_set(VMGC_ESYSTEM, "cannot start collector thread %u of %u", i + 1, n);
         h->nhelpers = i;
     }

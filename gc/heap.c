@@ -313,11 +313,11 @@ static void *alloc_large(struct vmgc_heap *h, struct vmgc_thread *t, vmgc_type t
         return out_of_memory(h, size);
     struct page_desc *d = h->arena->pt.desc;
     for (size_t i = first + 1; i < first + n; i++) {
-        d[i].space = PK_LARGE_BODY;
+        __atomic_store_n(&d[i].space, PK_LARGE_BODY, __ATOMIC_RELAXED);
         d[i].gc_word[2] = (uint32_t)first;
         ps_set(h, i, PS_MAKE(PS_BLACK, 0));
     }
-    d[first].space = PK_LARGE_HEAD;
+    __atomic_store_n(&d[first].space, PK_LARGE_HEAD, __ATOMIC_RELAXED);
     d[first].gc_word[1] = (uint32_t)n;
     char *p = pagetable_page_addr(&h->arena->pt, first);
     *(uint64_t *)p = vmgc_header_make(type, size);
@@ -352,7 +352,7 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
     if (!take_pages(h, t, 1, &page))
         return out_of_memory(h, size);
     struct page_desc *d = &h->arena->pt.desc[page];
-    d->space = PK_SMALL;
+    __atomic_store_n(&d->space, PK_SMALL, __ATOMIC_RELAXED);
     d->gc_word[1] = 0;
     d->gc_word[2] = 0;
     pages_stamp_black(h, page, t, 1);

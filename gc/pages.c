@@ -112,7 +112,7 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
         /* split into single-page runs the pool can take back one by one */
         for (size_t i = 0; i < n; i++) {
             struct page_desc *d = &h->arena->pt.desc[first + i];
-            d->space = PK_SMALL;
+            __atomic_store_n(&d->space, PK_SMALL, __ATOMIC_RELAXED);
             d->gc_word[1] = 0;
             ps_set(h, first + i, PS_MAKE(PS_STASH, 0));
         }

@@ -35,6 +35,6 @@ int ps_is_from(struct vmgc_heap *h, uint32_t word)
 size_t ps_head_of(struct vmgc_heap *h, size_t page)
 {
     struct page_desc *d = &h->arena->pt.desc[page];
-    return d->space == PK_LARGE_BODY ? d->gc_word[2] : page;
+    return __atomic_load_n(&d->space, __ATOMIC_RELAXED) == PK_LARGE_BODY ? d->gc_word[2] : page;
 }
 

@@ -57,7 +57,7 @@ VMGC_API vmgc_status vmgc_root_block_new(vmgc_heap *h, size_t count, void ***slo
      * pointers the mutator holds, which are never from-space. */
     uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
     for (size_t i = first; i < first + npages; i++) {
-        h->arena->pt.desc[i].space = PK_ROOTS;
+        __atomic_store_n(&h->arena->pt.desc[i].space, PK_ROOTS, __ATOMIC_RELAXED);
         ps_set(h, i, PS_MAKE(PS_BLACK, e));
     }
     b->slots = (void **)pagetable_page_addr(&h->arena->pt, first);
@@ -92,7 +92,7 @@ VMGC_API vmgc_status vmgc_root_block_free(vmgc_heap *h, void **slots)
     for (size_t i = b->first; i < b->first + b->npages; i++)
         scan_discard_grey(h, i);
     for (size_t i = b->first; i < b->first + b->npages; i++) {
-        h->arena->pt.desc[i].space = PK_NONE;
+        __atomic_store_n(&h->arena->pt.desc[i].space, PK_NONE, __ATOMIC_RELAXED);
         ps_set(h, i, PS_MAKE(PS_FREE, 0));
     }
     vmgc_status st = arena_release_pages(h->arena, b->slots, b->npages);

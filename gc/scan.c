@@ -60,7 +60,7 @@ static size_t copy_page_new(struct vmgc_heap *h, int in_signal)
             gc_fatal("copy reserve exhausted during the flip (it is sized to the roots first)");
         if (!in_signal) {
             if (stash_refill(h, 64) != VMGC_OK)
-                gc_fatal("out of memory for copy reserve (reservation exhausted)");
+                gc_fatal_status("filling the copy reserve failed");
             continue;
         }
         /* .sol.stash-wait: a trap cannot take the pool's lock; the
@@ -95,7 +95,9 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         }
         size_t page = copy_page_new(h, in_signal);
         struct page_desc *d = &h->arena->pt.desc[page];
-        d->space = PK_SMALL;
+        /* atomic: a trap on a coarse mprotect granule may read the kinds
+         * of the granule's pages (ps_head_of) while one becomes a target */
+        __atomic_store_n(&d->space, PK_SMALL, __ATOMIC_RELAXED);
         __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);
         __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELEASE);
         __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
@@ -110,7 +112,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         ps_set(h, page, PS_MAKE(PS_COPY, cur_epoch(h)));
         char *addr = pagetable_page_addr(&h->arena->pt, page);
         if (!prot_renew(h->arena, addr) && prot_protect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
-            gc_fatal("protecting a copy target failed");
+            gc_fatal_status("protecting a copy target failed");
         /* A sealer may have taken the (empty) page and finished it before
          * our protection took effect: then expose it again, and move on. */
         unsigned st;
@@ -118,7 +120,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
             stash_wait_turn(h, in_signal);
         if (st != PS_COPY) {
             if (prot_unprotect(h->arena, addr, VM_PAGE_SIZE) != VMGC_OK)
-                gc_fatal("exposing a finished copy target failed");
+                gc_fatal_status("exposing a finished copy target failed");
             __atomic_store_n(&c->page1, 0, __ATOMIC_RELEASE);
         }
     }

@@ -280,10 +280,14 @@ void threads_stop_world(struct vmgc_heap *h, struct vmgc_thread *self)
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
         if (t == self || __atomic_load_n(&t->state, __ATOMIC_SEQ_CST) == TS_BLOCKED)
             continue;
-        if (stop_send(t->pthread) == 0) {
-            t->stop_sent = gen;
-            n++;
+        int err = stop_send(t->pthread);
+        if (err) {
+            error_sys("sending the stop signal to an attached thread (pthread_kill)", err);
+            gc_fatal_status("stopping the world failed (a thread that exits must detach "
+                            "first)");
         }
+        t->stop_sent = gen;
+        n++;
     }
     /* .sol.stop-spin: the acknowledgements usually come within tens of
      * microseconds; sleeping for them costs a wake-up of this CPU (~30-60

@@ -16,7 +16,7 @@
 
 static int pagemap_scan_works(struct arena *a)
 {
-    int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    int fd = sys.open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     struct page_region r;
@@ -30,7 +30,7 @@ static int pagemap_scan_works(struct arena *a)
         .return_mask = PAGE_IS_WRITTEN,
     };
     if (sys.ioctl(fd, PAGEMAP_SCAN, &arg) < 0) {
-        close(fd);
+        sys.close(fd);
         return -1;
     }
     return fd;
@@ -70,7 +70,7 @@ void dirty_close(struct arena *a)
     if (a->dirty.active)
         dirty_end(a);
     if (a->dirty.pagemap_fd >= 0)
-        close(a->dirty.pagemap_fd);
+        sys.close(a->dirty.pagemap_fd);
     a->dirty.pagemap_fd = -1;
 }
 

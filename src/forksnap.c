@@ -99,8 +99,8 @@ static int protect_owed(struct arena *a, int coarse)
         size_t j = i + 1;
         while (j < hi && (coarse ? !(a->pt.desc[j].prot & PD_PHYS_NONE) : is_owed_writable(a, j)))
             j++;
-        if (sys.mprotect(a->vm.base + (i << VM_PAGE_SHIFT), (j - i) << VM_PAGE_SHIFT,
-                         PROT_READ) != 0)
+        if (SYS_RETRY(sys.mprotect(a->vm.base + (i << VM_PAGE_SHIFT), (j - i) << VM_PAGE_SHIFT,
+                         PROT_READ)) != 0)
             return errno;
         i = j;
     }
@@ -329,7 +329,7 @@ static void child_broken(struct arena *a, const char *call, int err)
     a->fs.failed = call;
     a->fs.failed_errno = err;
     /* whatever happens, the child must not write into the parent's memfd */
-    sys.mprotect(a->vm.base, a->vm.size, PROT_NONE);
+    SYS_RETRY(sys.mprotect(a->vm.base, a->vm.size, PROT_NONE));
     __atomic_store_n(&a->fs.phase, FS_CHILD_BROKEN, __ATOMIC_RELEASE);
 }
 
@@ -428,8 +428,8 @@ static void child_complete(struct arena *a, int in_signal)
     map_copied(a);
     if (a->prot->refresh_write(a, 0, fs->hi, in_signal) != 0 ||
         (fs->hi < a->pt.pages &&
-         sys.mprotect(a->vm.base + (fs->hi << VM_PAGE_SHIFT), (a->pt.pages - fs->hi) << VM_PAGE_SHIFT,
-                      PROT_READ | PROT_WRITE) != 0))
+         SYS_RETRY(sys.mprotect(a->vm.base + (fs->hi << VM_PAGE_SHIFT), (a->pt.pages - fs->hi) << VM_PAGE_SHIFT,
+                      PROT_READ | PROT_WRITE)) != 0))
         trap_fatal("mprotect failed while giving a fork child its heap", a->vm.base);
     sys.munmap(fs->source_map, a->vm.size);
     fs->source_map = NULL;

@@ -41,7 +41,8 @@ enum {
 struct page_desc {
     uint32_t prot;       /* PD_* protection bits.  Synchronization: atomic. */
     uint8_t pool_state;  /* PD_FREE_*, PD_RUN_*.  Synchronization: pool lock. */
-    uint8_t space;       /* owner space, for the collector.  Synchronization: collector. */
+    uint8_t space;       /* owner space, for the collector.  Synchronization: atomic (relaxed;
+                            the page state word orders it). */
     uint16_t gc_info;    /* first-object offset etc., for the collector. */
     uint32_t run_pages;  /* pool: run length, on a run's first and last page. */
     uint32_t next, prev; /* pool: free-list links (page indices, PD_NONE ends). */

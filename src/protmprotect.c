@@ -123,8 +123,8 @@ static int mp_set(struct arena *a, size_t lo, size_t hi, int none)
                                    __ATOMIC_ACQ_REL);
     if (!none)
         forksnap_save_range(a, lo, hi - lo); /* .sol.save-before-write */
-    if (sys.mprotect(pagetable_page_addr(&a->pt, lo), (hi - lo) << VM_PAGE_SHIFT,
-                     none ? PROT_NONE : PROT_READ | PROT_WRITE) != 0)
+    if (SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, lo), (hi - lo) << VM_PAGE_SHIFT,
+                     none ? PROT_NONE : PROT_READ | PROT_WRITE)) != 0)
         return errno;
     set_phys(a, lo, hi, none);
     a->mp.runs = a->mp.runs - before + runs_in(a, window_lo(lo), hi + 1);
@@ -293,8 +293,8 @@ static int mp_refresh_write(struct arena *a, size_t first, size_t n, int in_sign
             j++;
         if (!tracked)
             forksnap_save_range(a, i, j - i); /* .sol.save-before-write */
-        if (sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
-                         tracked ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
+        if (SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
+                         tracked ? PROT_READ : PROT_READ | PROT_WRITE)) != 0)
             err = errno;
         i = j;
     }
@@ -305,17 +305,17 @@ static int mp_refresh_write(struct arena *a, size_t first, size_t n, int in_sign
 static size_t read_max_map_count(void)
 {
     size_t value = 65530;
-    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+    int fd = sys.open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         char buf[32];
-        ssize_t n = read(fd, buf, sizeof buf - 1);
+        ssize_t n = sys.read(fd, buf, sizeof buf - 1);
         if (n > 0) {
             buf[n] = '\0';
             long v = strtol(buf, NULL, 10);
             if (v > 64)
                 value = (size_t)v;
         }
-        close(fd);
+        sys.close(fd);
     }
     return value;
 }

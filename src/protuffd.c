@@ -136,9 +136,9 @@ static void uffd_close(struct arena *a)
 static vmgc_status uffd_protect(struct arena *a, size_t first, size_t n, int resident)
 {
     off_t off = (off_t)(first << VM_PAGE_SHIFT), len = (off_t)(n << VM_PAGE_SHIFT);
-    if (!resident && sys.fallocate(a->vm.fd, 0, off, len) != 0)
+    if (!resident && SYS_RETRY(sys.fallocate(a->vm.fd, 0, off, len)) != 0)
         return error_sys("making protected heap pages present (fallocate)", errno);
-    if (sys.madvise(a->vm.base + off, (size_t)len, MADV_DONTNEED) != 0)
+    if (SYS_RETRY(sys.madvise(a->vm.base + off, (size_t)len, MADV_DONTNEED)) != 0)
         return error_sys("unmapping protected pages from the mutator view (madvise)", errno);
     return VMGC_OK;
 }
@@ -199,8 +199,8 @@ static int vma_protect_by_class(struct arena *a, size_t first, size_t n, int kee
             j++;
         if (cls == 0)
             forksnap_save_range(a, i, j - i); /* .sol.save-before-write */
-        if (cls != 2 && sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
-                                     cls ? PROT_READ : PROT_READ | PROT_WRITE) != 0)
+        if (cls != 2 && SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
+                                     cls ? PROT_READ : PROT_READ | PROT_WRITE)) != 0)
             return errno;
         i = j;
     }
@@ -253,7 +253,7 @@ static vmgc_status uffd_hide(struct arena *a, size_t first, size_t n)
 {
     if (!__atomic_load_n(&a->uffd.wp_registered, __ATOMIC_ACQUIRE)) {
         set_hidden(a, first, n, 1);
-        if (sys.mprotect(pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT, PROT_NONE) == 0)
+        if (SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT, PROT_NONE)) == 0)
             return VMGC_OK;
         int err = errno;
         set_hidden(a, first, n, 0);

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "sigchain.h"
 #include "stop.h"
+#include "sys.h"
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef sighandler_t (*signal_fn)(int, sighandler_t);
@@ -115,7 +116,7 @@ vmgc_status sigchain_install(int sig, const struct sigaction *ours)
     vmgc_status st = VMGC_OK;
     if (!__atomic_load_n(&chain_owned[k], __ATOMIC_ACQUIRE)) {
         struct sigaction before;
-        if (sigchain_real_sigaction(sig, ours, &before) != 0) {
+        if (sys.sigaction(sig, ours, &before) != 0) {
             st = error_sys(sig == SIGSEGV ? "installing the SIGSEGV handler (sigaction)"
                                           : "installing the SIGBUS handler (sigaction)",
                            errno);
@@ -138,7 +139,7 @@ static void deliver_default(int sig, siginfo_t *si)
     memset(&dfl, 0, sizeof dfl);
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
-    sigchain_real_sigaction(sig, &dfl, NULL);
+    sys.sigaction(sig, &dfl, NULL);
     if (si->si_code <= 0)
         raise(sig);
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include "error.h"
 #include "stop.h"
+#include "sys.h"
 
 
 static void (*stop_fn)(void); /* Synchronization: set before any thread is signalled. */
@@ -35,14 +37,20 @@ vmgc_status stop_install(void (*fn)(void))
     sigfillset(&sa.sa_mask);
     sigdelset(&sa.sa_mask, SIGSEGV); /* heap traps stay deliverable */
     sigdelset(&sa.sa_mask, SIGBUS);
-    if (sigaction(STOP_SIGNAL, &sa, NULL) != 0)
+    if (sys.sigaction(STOP_SIGNAL, &sa, NULL) != 0)
         return error_sys("installing the thread-stop handler (sigaction SIGPWR)", errno);
     return VMGC_OK;
 }
 
+/* .sol.send-retry: EAGAIN (the signal queue is full for a moment) is
+ * tried again; a thread that cannot be signalled is a fatal error for the
+ * caller, never one left running through a stop. */
 int stop_send(pthread_t thread)
 {
-    return pthread_kill(thread, STOP_SIGNAL);
+    int err;
+    for (int k = 0; (err = sys.pthread_kill(thread, STOP_SIGNAL)) == EAGAIN && k < 1000; k++)
+        sched_yield();
+    return err;
 }
 
 pid_t stop_gettid(void)
@@ -54,14 +62,14 @@ int stop_pull_here(pid_t tid, struct stop_pull *p)
 {
     p->pulled = 0;
     int cpu = sched_getcpu();
-    if (cpu < 0 || cpu >= CPU_SETSIZE || sched_getaffinity(tid, sizeof p->saved, &p->saved) != 0)
+    if (cpu < 0 || cpu >= CPU_SETSIZE || sys.sched_getaffinity(tid, sizeof p->saved, &p->saved) != 0)
         return 0;
     if (!CPU_ISSET(cpu, &p->saved) || CPU_COUNT(&p->saved) == 1)
         return 0;
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
-    if (sched_setaffinity(tid, sizeof one, &one) != 0)
+    if (sys.sched_setaffinity(tid, sizeof one, &one) != 0)
         return 0;
     p->cpu = cpu;
     p->pulled = 1;
@@ -74,9 +82,9 @@ void stop_pull_undo(pid_t tid, struct stop_pull *p)
         return;
     p->pulled = 0;
     cpu_set_t now;
-    if (sched_getaffinity(tid, sizeof now, &now) == 0 && CPU_COUNT(&now) == 1 &&
+    if (sys.sched_getaffinity(tid, sizeof now, &now) == 0 && CPU_COUNT(&now) == 1 &&
         CPU_ISSET(p->cpu, &now))
-        (void)sched_setaffinity(tid, sizeof p->saved, &p->saved);
+        (void)sys.sched_setaffinity(tid, sizeof p->saved, &p->saved);
 }
 
 void stop_park(uint32_t *word, uint32_t value)
@@ -90,13 +98,16 @@ void stop_park(uint32_t *word, uint32_t value)
      * it wakes every millisecond and its caller's atomic load lets TSan
      * run the handler. */
     struct timespec ms = {0, 1000000};
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, &ms, NULL, 0);
+    sys.futex(word, FUTEX_WAIT_PRIVATE, value, &ms);
 #else
-    syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, value, NULL, NULL, 0);
+    sys.futex(word, FUTEX_WAIT_PRIVATE, value, NULL);
 #endif
 }
 
 void stop_wake_all(uint32_t *word)
 {
-    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    /* a wake that failed would leave every stopped thread parked */
+    while (sys.futex(word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL) < 0 &&
+           (errno == EINTR || errno == EAGAIN))
+        ;
 }

@@ -21,7 +21,8 @@
  * async-signal-safe. */
 vmgc_status stop_install(void (*fn)(void));
 
-/* Interrupt thread with the stop signal.  Returns 0 or an errno value. */
+/* Interrupt thread with the stop signal (a full queue is retried).
+ * Returns 0 or an errno value. */
 int stop_send(pthread_t thread);
 
 /* The calling thread's kernel id, for stop_pull_here. */

@@ -20,6 +20,7 @@
 #include "forksnap.h"
 #include "prot.h"
 #include "sigchain.h"
+#include "sys.h"
 #include "trap.h"
 
 /* .sol.table: a fixed table read with acquire loads, so the handler finds
@@ -232,7 +233,7 @@ vmgc_status trap_handlers_intact(void)
     static const int sigs[2] = {SIGSEGV, SIGBUS};
     for (int k = 0; k < 2; k++) {
         struct sigaction cur;
-        if (sigchain_real_sigaction(sigs[k], NULL, &cur) != 0)
+        if (sys.sigaction(sigs[k], NULL, &cur) != 0)
             return error_sys("reading the fault handler (sigaction)", errno);
         if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != trap_handler)
             return error_set(VMGC_EHANDLER,

@@ -105,8 +105,8 @@ vmgc_status vm_punch(struct vm_space *vm, size_t offset, size_t len)
                          offset, len);
     if (len == 0)
         return VMGC_OK;
-    if (sys.fallocate(vm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
-                      (off_t)len) != 0)
+    if (SYS_RETRY(sys.fallocate(vm->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
+                      (off_t)len)) != 0)
         return error_sys("returning heap pages to the OS (fallocate PUNCH_HOLE)", errno);
     return VMGC_OK;
 }
@@ -126,5 +126,5 @@ size_t vm_resident_bytes(const struct vm_space *vm)
 void vm_prefault_alias(struct vm_space *vm, size_t offset, size_t len)
 {
     if (offset < vm->size && len <= vm->size - offset)
-        sys.madvise(vm->alias + offset, len, MADV_POPULATE_WRITE);
+        SYS_RETRY(sys.madvise(vm->alias + offset, len, MADV_POPULATE_WRITE));
 }

@@ -237,7 +237,7 @@ static void fork_waits_for_a_collection(int backend)
 {
     setup_with(backend, 1);
     struct node *l = list_make(20000, 3);
-    heap->test_after_from_space_unmapped = hold_the_cycle;
+    __atomic_store_n(&heap->test_after_from_space_unmapped, hold_the_cycle, __ATOMIC_RELEASE);
     in_cycle = 0;
     vmgc_stats before, after;
     vmgc_get_stats(heap, &before);
@@ -247,7 +247,7 @@ static void fork_waits_for_a_collection(int backend)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        heap->test_after_from_space_unmapped = NULL;
+        __atomic_store_n(&heap->test_after_from_space_unmapped, NULL, __ATOMIC_RELEASE);
         int bad = list_check(l, 20000, 3);
         churn((size_t)8 << 20);
         bad |= (vmgc_collect(heap, 1) != VMGC_OK) << 1;
@@ -257,7 +257,7 @@ static void fork_waits_for_a_collection(int backend)
     /* the fork returned after the cycle ended */
     vmgc_get_stats(heap, &after);
     ck_assert_uint_gt(after.collections, before.collections);
-    heap->test_after_from_space_unmapped = NULL;
+    __atomic_store_n(&heap->test_after_from_space_unmapped, NULL, __ATOMIC_RELEASE);
     ck_assert_int_eq(wait_child(pid), 0);
     ck_assert_int_eq(list_check(l, 20000, 3), 0);
     teardown();

@@ -72,7 +72,7 @@ static void install_during_cycle(void);
 static void hold_for_walk(struct vmgc_heap *h)
 {
     (void)h;
-    if (in_cycle_hook_installs)
+    if (__atomic_load_n(&in_cycle_hook_installs, __ATOMIC_ACQUIRE))
         install_during_cycle();
     __atomic_store_n(&flipped, 1, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&walked, __ATOMIC_ACQUIRE))
@@ -82,11 +82,12 @@ static void hold_for_walk(struct vmgc_heap *h)
 /* collections whose concurrent phase meets the mutator's traps */
 static void cycles_with_traps(struct node **root, int cycles)
 {
-    heap->test_after_from_space_unmapped = hold_for_walk;
+    __atomic_store_n(&heap->test_after_from_space_unmapped, hold_for_walk, __ATOMIC_RELEASE);
     for (int c = 0; c < cycles; c++) {
         vmgc_stats before, after;
         vmgc_get_stats(heap, &before);
-        flipped = walked = 0;
+        __atomic_store_n(&flipped, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&walked, 0, __ATOMIC_RELEASE);
         vmgc_collect(heap, 0);
         while (!__atomic_load_n(&flipped, __ATOMIC_ACQUIRE))
             usleep(100);
@@ -105,7 +106,7 @@ static void cycles_with_traps(struct node **root, int cycles)
         vmgc_get_stats(heap, &after);
         ck_assert_uint_gt(after.traps, before.traps); /* vmgc's own traps resolved */
     }
-    heap->test_after_from_space_unmapped = NULL;
+    __atomic_store_n(&heap->test_after_from_space_unmapped, NULL, __ATOMIC_RELEASE);
 }
 
 /* ---- a foreign fault, handled by the program's SA_SIGINFO handler ---- */
@@ -186,7 +187,7 @@ static void other_handler(int sig, siginfo_t *si, void *uc)
 static void install_during_cycle(void)
 {
     install(SIGSEGV, other_handler, SA_NODEFER);
-    in_cycle_hook_installs = 0;
+    __atomic_store_n(&in_cycle_hook_installs, 0, __ATOMIC_RELEASE);
 }
 
 static void before_and_replaced_during_a_cycle(int backend)
@@ -200,9 +201,9 @@ static void before_and_replaced_during_a_cycle(int backend)
     touch_foreign();
     ck_assert_int_eq(calls, 1);
     /* replaced while a collection runs (the collector thread's hook) */
-    in_cycle_hook_installs = 1;
+    __atomic_store_n(&in_cycle_hook_installs, 1, __ATOMIC_RELEASE);
     cycles_with_traps(&l, 2);
-    ck_assert_int_eq(in_cycle_hook_installs, 0);
+    ck_assert_int_eq(__atomic_load_n(&in_cycle_hook_installs, __ATOMIC_ACQUIRE), 0);
     struct sigaction cur, old;
     ck_assert_int_eq(sigaction(SIGSEGV, NULL, &cur), 0);
     ck_assert_ptr_eq((void *)cur.sa_sigaction, (void *)other_handler);
