@@ -289,6 +289,24 @@ static void release_from_space(struct vmgc_heap *h)
     __atomic_store_n(&h->st_inuse_after, inuse_pages << VM_PAGE_SHIFT, __ATOMIC_RELAXED);
 }
 
+/* .sol.cgroup-budget: under a cgroup memory limit, the next cycle must
+ * fit: the live data, its copy, what is allocated until the cycle starts
+ * and what is allocated while it runs stay within the budget
+ * (memlimit.md): half of what the two copies leave is allocated before the
+ * cycle.  Before the first cycle nothing is known: a quarter of the
+ * budget.  When nothing fits, collections come back to back, at least
+ * every 256 KiB. */
+static size_t trigger_within_budget(struct vmgc_heap *h, size_t want, size_t live)
+{
+    if (!h->mem_budget)
+        return want;
+    size_t room = !live ? h->mem_budget / 4
+                        : h->mem_budget > 2 * live ? (h->mem_budget - 2 * live) / 2 : 0;
+    if (room < ((size_t)256 << 10))
+        room = (size_t)256 << 10;
+    return want < room ? want : room;
+}
+
 /* The pages in use now, before from-space goes back, are the cycle's peak. */
 static void note_cycle_peak(struct vmgc_heap *h)
 {
@@ -306,6 +324,25 @@ static size_t resident_target_pages(struct vmgc_heap *h)
         if (h->cycle_peak_pages[k] > peak)
             peak = h->cycle_peak_pages[k];
     return peak + peak / 8;
+}
+
+/* .sol.cgroup-limit: under a budget, the pages mutators may hold (the
+ * pool's allocation limit, which the copy reserve is not held to) leave
+ * room for a copy of what the last cycle found live, and the resident
+ * pages kept for reuse stay within the budget: a cycle's peak is then at
+ * most the budget.  A thread that meets the limit collects and tries
+ * again (heap.c take_pages); if live data outgrows half the budget, it
+ * gets vmgc's out-of-memory report instead of the kernel's OOM kill. */
+void collector_apply_budget(struct vmgc_heap *h, size_t live)
+{
+    if (!h->mem_budget)
+        return;
+    size_t budget_pages = h->mem_budget >> VM_PAGE_SHIFT;
+    size_t live_pages = live ? live >> VM_PAGE_SHIFT : budget_pages / 2;
+    size_t limit = budget_pages > 2 * live_pages ? budget_pages - live_pages : budget_pages / 2;
+    pool_set_limit(&h->arena->pool, limit < h->limit_pages ? limit : h->limit_pages);
+    size_t target = resident_target_pages(h);
+    pool_set_target(&h->arena->pool, target < budget_pages ? target : budget_pages);
 }
 
 void collector_cycle(struct vmgc_heap *h)
@@ -345,10 +382,11 @@ void collector_cycle(struct vmgc_heap *h)
     lock_take(&h->trigger_lock);
     size_t live = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
     size_t next = (size_t)((double)live * (h->config.growth_factor - 1.0));
-    __atomic_store_n(&h->trigger_bytes, next > h->config.initial_size ? next : h->config.initial_size,
-                     __ATOMIC_RELAXED);
+    next = next > h->config.initial_size ? next : h->config.initial_size;
+    __atomic_store_n(&h->trigger_bytes, trigger_within_budget(h, next, live), __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
     pool_set_target(&h->arena->pool, resident_target_pages(h));
+    collector_apply_budget(h, live);
     h->cycles_done++;
     pthread_cond_broadcast(&h->done_cond);
     pthread_mutex_unlock(&h->trigger_lock);
@@ -388,7 +426,8 @@ static void *collector_main(void *arg)
 
 vmgc_status collector_start(struct vmgc_heap *h)
 {
-    __atomic_store_n(&h->trigger_bytes, h->config.initial_size, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->trigger_bytes, trigger_within_budget(h, h->config.initial_size, 0),
+                     __ATOMIC_RELAXED);
     if (h->config.no_background)
         return VMGC_OK;
     /* helpers first: the first thread may start a cycle at once, and reads

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "forksnap.h"
 #include "internal.h"
+#include "memlimit.h"
 #include "meta.h"
 #include "prot.h"
 #include "trap.h"
@@ -124,6 +125,11 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     if (!h)
         return VMGC_ENOMEM;
     h->config = c;
+    size_t usage, limit = memlimit_cgroup(&usage);
+    const char *ignore = getenv("VMGC_IGNORE_CGROUP");
+    if (limit && !(ignore && *ignore && strcmp(ignore, "0") != 0))
+        /* an eighth for the rest of the process: stacks, metadata, code */
+        h->mem_budget = limit > usage ? (limit - usage) / 8 * 7 : 1;
     struct arena_config ac = {.reserve_bytes = c.reserve_bytes, .fixed_base = c.fixed_base,
                               .barrier = c.barrier};
     st = arena_create(&h->arena, &ac);
@@ -131,6 +137,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
         goto fail;
     h->limit_pages = c.heap_limit >> VM_PAGE_SHIFT;
     pool_set_limit(&h->arena->pool, h->limit_pages);
+    collector_apply_budget(h, 0);
     h->types = meta_calloc(GC_TYPE_CAPACITY, sizeof *h->types);
     h->grey_cap = h->arena->pt.pages;
     h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);
@@ -388,6 +395,8 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->pause_max_ns = __atomic_load_n(&h->st_pause_max, __ATOMIC_RELAXED);
     s->last_pause_ns = __atomic_load_n(&h->st_last_pause, __ATOMIC_RELAXED);
     s->barrier = arena_backend_name(h->arena);
+    s->barrier_note = h->arena->prot_note;
+    s->memory_budget = h->mem_budget;
     s->stop_pulls = __atomic_load_n(&h->st_stop_pulls, __ATOMIC_RELAXED);
     s->forks = __atomic_load_n(&h->st_forks, __ATOMIC_RELAXED);
     s->fork_pause_max_ns = __atomic_load_n(&h->st_fork_pause_max, __ATOMIC_RELAXED);

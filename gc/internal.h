@@ -180,6 +180,8 @@ struct vmgc_heap {
     struct helper_arg helper_arg[GC_MAX_COLLECTORS];
     size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */
     size_t trigger_bytes;         /* Synchronization: trigger_lock. */
+    size_t mem_budget;            /* .sol.cgroup-budget: bytes of heap the cgroup leaves us, 0: no
+                                     limit.  Synchronization: immutable after creation. */
     /* pages in use at the end of each of the last cycles (their peak), for
      * the pool's resident target.  Synchronization: cycle_lock. */
     size_t cycle_peak_pages[GC_PEAK_WINDOW];
@@ -293,6 +295,7 @@ void collector_stop(struct vmgc_heap *h);
 void collector_cycle(struct vmgc_heap *h);
 void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t bytes);
 void collector_help(struct vmgc_heap *h, struct vmgc_thread *t);
+void collector_apply_budget(struct vmgc_heap *h, size_t live);
 
 /* ---- drain.c ---- */
 vmgc_status drain_helpers_start(struct vmgc_heap *h, unsigned n); /* threads 2..n */

@@ -212,6 +212,9 @@ typedef struct vmgc_stats {
                                 * affinity narrowed until the pause ends: doc/design/threads.md) */
     uint64_t forks;            /* fork() calls made while this heap existed (in this process) */
     uint64_t fork_pause_max_ns; /* longest stop of this heap's threads for a fork */
+    size_t memory_budget;      /* heap bytes the process's cgroup memory limit leaves (collections
+                                * come sooner to stay within it), 0: no limit */
+    const char *barrier_note;  /* why the automatic choice fell back to mprotect, or "" */
     int fork_copy_pending;     /* the heap is still being copied for a fork child (in the
                                 * parent) or from the parent (in the child): doc/design/fork.md */
 } vmgc_stats;

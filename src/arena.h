@@ -110,6 +110,7 @@ struct arena {
     arena_trap_fn trap_fn; /* Synchronization: set before any protection. */
     void *trap_ctx;
     int slot;              /* index in the trap dispatch table */
+    char prot_note[256];   /* why the automatic choice is not uffd, or "" (prot.c) */
     /* Statistics.  Synchronization: atomic (updated on the trap path). */
     uint64_t n_traps, n_barrier_calls, n_spurious, n_write_traps;
 };

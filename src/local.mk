@@ -9,6 +9,7 @@ libvmgc_core_la_SOURCES = \
 	src/error.c src/error.h \
 	src/forksnap.c src/forksnap.h \
 	src/lock.h \
+	src/memlimit.c src/memlimit.h \
 	src/meta.c src/meta.h \
 	src/pagetable.c src/pagetable.h \
 	src/pool.c src/pool.h \

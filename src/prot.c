@@ -2,6 +2,7 @@
  * Design: doc/design/prot.md. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,21 @@
 #include "forksnap.h"
 #include "prot.h"
 #include "trap.h"
+
+/* .sol.fallback-note: the automatic choice fell back to mprotect: say why
+ * in one line on stderr, once per process (VMGC_QUIET=1: not at all), and
+ * keep the reason for vmgc_stats.barrier_note. */
+static void note_fallback(struct arena *a, const char *why)
+{
+    static int said;
+    if (!strncmp(why, "vmgc: ", 6))
+        why += 6;
+    snprintf(a->prot_note, sizeof a->prot_note, "%s", why);
+    const char *quiet = getenv("VMGC_QUIET");
+    if ((quiet && *quiet && strcmp(quiet, "0") != 0) || __atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+        return;
+    fprintf(stderr, "vmgc: using the mprotect barrier: %s\n", a->prot_note);
+}
 
 vmgc_status prot_open(struct arena *a, const char *name)
 {
@@ -25,6 +41,7 @@ vmgc_status prot_open(struct arena *a, const char *name)
         a->prot = &prot_uffd_backend;
         if (a->prot->open(a) == VMGC_OK)
             return VMGC_OK;
+        note_fallback(a, vmgc_last_error());
         a->prot = &prot_mprotect_backend;
         return a->prot->open(a);
     }

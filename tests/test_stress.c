@@ -2,7 +2,8 @@
  * mutate object graphs carrying checksums while collections run back to
  * back; every thread verifies everything it can reach after every cycle.
  * VMGC_STRESS_CYCLES sets the number of cycles (default 40; the long
- * setting is 1000), VMGC_TEST_SEED replays.  Both barrier backends. */
+ * setting is 10000), VMGC_STRESS_THREADS the mutators (default 3, up to
+ * 8), VMGC_TEST_SEED replays.  Both barrier backends. */
 #include "config.h"
 
 #include <pthread.h>
@@ -15,7 +16,7 @@
 #include "vmgc.h"
 
 #define SLOTS 256
-#define THREADS 3
+#define MAX_THREADS 8
 
 struct node {
     struct node *left, *right; /* plain pointers (bitmap words 0, 1) */
@@ -261,11 +262,15 @@ static void stress_run(int backend, unsigned collector_threads)
     ck_assert_int_eq(vmgc_type_register(heap, &nd, &t_node), VMGC_OK);
     ck_assert_int_eq(vmgc_type_register(heap, &ad, &t_array), VMGC_OK);
     ck_assert_int_eq(vmgc_type_register(heap, &bd, &t_bytes), VMGC_OK);
-    static struct mutator m[THREADS];
-    pthread_t th[THREADS];
+    const char *tenv = getenv("VMGC_STRESS_THREADS");
+    int nthreads = tenv && *tenv ? atoi(tenv) : 3;
+    if (nthreads < 1 || nthreads > MAX_THREADS)
+        nthreads = 3;
+    static struct mutator m[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
     stop_flag = 0;
     mutators_started = 0;
-    for (int i = 0; i < THREADS; i++) {
+    for (int i = 0; i < nthreads; i++) {
         memset(&m[i], 0, sizeof m[i]);
         m[i].id = i + 1;
         m[i].rng = seed + (uint64_t)i * 0x9e3779b97f4a7c15ull;
@@ -273,7 +278,7 @@ static void stress_run(int backend, unsigned collector_threads)
     }
     /* Without this wait a fast machine runs every cycle before the mutators
      * have attached, and the test would verify an empty heap. */
-    while (__atomic_load_n(&mutators_started, __ATOMIC_ACQUIRE) < THREADS)
+    while (__atomic_load_n(&mutators_started, __ATOMIC_ACQUIRE) < nthreads)
         usleep(100);
     vmgc_stats s;
     do {
@@ -282,7 +287,7 @@ static void stress_run(int backend, unsigned collector_threads)
     } while (s.collections < cycles_target);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELEASE);
     uint64_t verified = 0, least_cycles_seen = UINT64_MAX;
-    for (int i = 0; i < THREADS; i++) {
+    for (int i = 0; i < nthreads; i++) {
         pthread_join(th[i], NULL);
         verified += m[i].verified;
         if (m[i].cycles_seen < least_cycles_seen)
@@ -315,7 +320,9 @@ END_TEST
  * mutators' traps and their pacing for the same pages. */
 START_TEST(stress_with_helpers)
 {
-    stress_run(_i, 3);
+    const char *skip = getenv("VMGC_STRESS_NO_HELPERS"); /* the long soak runs one kind */
+    if (!(skip && *skip && strcmp(skip, "0") != 0))
+        stress_run(_i, 3);
 }
 END_TEST
 
