@@ -36,23 +36,30 @@ static void child_fail(const char *what)
     _exit(2);
 }
 
+/* A heap with the automatic barrier choice (whatever the suite was run
+ * with) and the node type; config NULL: the defaults. */
+static void hostile_heap(const vmgc_config *c)
+{
+    unsetenv("VMGC_BARRIER");
+    if (vmgc_heap_create(&heap, c) != VMGC_OK)
+        child_fail("vmgc_heap_create");
+    vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
+    if (vmgc_type_register(heap, &nd, &t_node) != VMGC_OK)
+        child_fail("vmgc_type_register");
+}
+
 /* A heap with the automatic barrier choice, a list, `cycles` collections
  * with allocation between them, the list checked after each. */
 static vmgc_stats small_workload(int cycles, size_t nodes)
 {
-    unsetenv("VMGC_BARRIER"); /* the automatic choice, whatever the suite was run with */
     vmgc_config c;
     vmgc_config_init(&c);
     c.reserve_bytes = (size_t)1 << 30;
     c.initial_size = (size_t)2 << 20;
+    hostile_heap(&c);
     vmgc_thread *me;
-    if (vmgc_heap_create(&heap, &c) != VMGC_OK)
-        child_fail("vmgc_heap_create");
     if (vmgc_thread_attach(heap, &me) != VMGC_OK)
         child_fail("vmgc_thread_attach");
-    vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
-    if (vmgc_type_register(heap, &nd, &t_node) != VMGC_OK)
-        child_fail("vmgc_type_register");
     struct node *l = NULL;
     vmgc_root_add(heap, (void **)&l, 1);
     for (size_t i = 0; i < nodes; i++) {
@@ -103,6 +110,14 @@ static int in_child(void (*fn)(void), char *out, size_t outlen)
     return status;
 }
 
+/* Run fn in a child that must exit 0; its stderr into out. */
+static void child_ok(void (*fn)(void), char *out, size_t outlen)
+{
+    int st = in_child(fn, out, outlen);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x (SIGKILL: the OOM killer?): %s",
+                  st, out);
+}
+
 /* ---- userfaultfd blocked: the fallback, with one line saying why ---- */
 
 static void block_userfaultfd(void)
@@ -138,8 +153,7 @@ static void seccomp_child(void)
 START_TEST(uffd_blocked_falls_back_with_one_line)
 {
     char out[2048];
-    int st = in_child(seccomp_child, out, sizeof out);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, out);
+    child_ok(seccomp_child, out, sizeof out);
     ck_assert_msg(strstr(out, "vmgc: using the mprotect barrier: userfaultfd is unavailable"),
                   "no fallback line: %s", out);
     ck_assert_msg(strstr(out, "Operation not permitted"), "the line lacks the reason: %s", out);
@@ -167,8 +181,7 @@ static void unprivileged_child(void)
 START_TEST(unprivileged_user_gets_a_barrier)
 {
     char out[2048];
-    int st = in_child(unprivileged_child, out, sizeof out);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, out);
+    child_ok(unprivileged_child, out, sizeof out);
     fprintf(stderr, "unprivileged child (vm.unprivileged_userfaultfd as set here): %s", out);
 }
 END_TEST
@@ -204,16 +217,11 @@ static void crowded_child(void)
     pthread_t h[32], m[2];
     for (int i = 0; i < nhogs; i++)
         pthread_create(&h[i], NULL, hog, NULL);
-    unsetenv("VMGC_BARRIER");
     vmgc_config c;
     vmgc_config_init(&c);
     c.reserve_bytes = (size_t)1 << 30;
     c.initial_size = (size_t)1 << 20;
-    if (vmgc_heap_create(&heap, &c) != VMGC_OK)
-        child_fail("vmgc_heap_create");
-    vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
-    if (vmgc_type_register(heap, &nd, &t_node) != VMGC_OK)
-        child_fail("vmgc_type_register");
+    hostile_heap(&c);
     for (int i = 0; i < 2; i++)
         pthread_create(&m[i], NULL, hog_mutator, NULL);
     vmgc_stats s;
@@ -242,8 +250,7 @@ static void crowded_child(void)
 START_TEST(more_threads_than_cpus)
 {
     char out[2048];
-    int st = in_child(crowded_child, out, sizeof out);
-    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x: %s", st, out);
+    child_ok(crowded_child, out, sizeof out);
     fprintf(stderr, "%s", out);
 }
 END_TEST
@@ -289,13 +296,10 @@ static void limited_child(void)
     /* ~12 MiB live (a list of 24-byte nodes), 512 MiB allocated in all, the
      * default configuration (the first collection after 64 MiB): only the
      * triggers decide when to collect */
-    unsetenv("VMGC_BARRIER");
+    hostile_heap(NULL);
     vmgc_thread *me;
-    if (vmgc_heap_create(&heap, NULL) != VMGC_OK || vmgc_thread_attach(heap, &me) != VMGC_OK)
-        child_fail("vmgc_heap_create");
-    vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
-    if (vmgc_type_register(heap, &nd, &t_node) != VMGC_OK)
-        child_fail("vmgc_type_register");
+    if (vmgc_thread_attach(heap, &me) != VMGC_OK)
+        child_fail("vmgc_thread_attach");
     struct node *l = NULL;
     vmgc_root_add(heap, (void **)&l, 1);
     for (size_t i = 0; i < 500000; i++) {
