@@ -8,7 +8,9 @@
 #   3. make check under AddressSanitizer+UBSan and under ThreadSanitizer
 #      (separate build directories);
 #   4. a build with --with-metadata-malloc=libc;
-#   5. make distcheck.
+#   5. the stress and fork suites with vm.max_map_count lowered to 1000 (a
+#      system-wide setting, so alone, and put back after; needs root);
+#   6. make distcheck.
 # Prints the totals as one line "N passed, N failed" at the end.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,6 +95,25 @@ if build build-libc --with-metadata-malloc=libc; then
     (cd build-libc && make -s -j"$jobs" check >/dev/null 2>&1); tally build-libc "check with --with-metadata-malloc=libc" $?
 else
     echo "== libc-metadata build failed"; failed=$((failed + 1))
+fi
+
+# vm.max_map_count at 1000: both backends still run, the mprotect one in
+# coarser units, the uffd one unmapping from-space where it cannot hide it
+map_count_run() {
+    local old st
+    [ "$(id -u)" -eq 0 ] || { echo "needs root to lower vm.max_map_count" >build-ci/map-count.log; return 1; }
+    old=$(cat /proc/sys/vm/max_map_count) || return 1
+    echo 1000 >/proc/sys/vm/max_map_count || return 1
+    (cd build-ci && VMGC_STRESS_CYCLES=20 VMGC_STRESS_NO_HELPERS=1 ./tests/test_stress && ./tests/test_fork) \
+        >build-ci/map-count.log 2>&1
+    st=$?
+    echo "$old" >/proc/sys/vm/max_map_count
+    return $st
+}
+if map_count_run; then
+    passed=$((passed + 1)); echo "== stress and fork with vm.max_map_count=1000: ok"
+else
+    failed=$((failed + 1)); echo "== stress and fork with vm.max_map_count=1000: FAILED"; tail -20 build-ci/map-count.log
 fi
 
 if (cd build-ci && make -s distcheck >/dev/null 2>&1); then
