@@ -368,6 +368,43 @@ static void root_block_and_io_after_fork(int backend)
     teardown();
 }
 
+/* ---- two heaps: each is the child's own ---- */
+
+static void two_heaps(int backend)
+{
+    setup_with(backend, 1);
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.reserve_bytes = (size_t)1 << 30;
+    c.barrier = test_backends[backend];
+    vmgc_heap *other;
+    ck_assert_int_eq(vmgc_heap_create(&other, &c), VMGC_OK);
+    vmgc_type_desc ld = {.name = "leaf", .layout = VMGC_LAYOUT_NO_POINTERS};
+    vmgc_type t2;
+    ck_assert_int_eq(vmgc_type_register(other, &ld, &t2), VMGC_OK);
+    struct node *l = list_make(10000, 5);
+    /* this thread is attached to `heap` only; `other` has its collector thread alone */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int bad = list_check(l, 10000, 5);
+        list_set(l, 6, 10000);
+        churn((size_t)4 << 20);
+        bad |= (vmgc_collect(heap, 1) != VMGC_OK) << 1;
+        bad |= (vmgc_collect(other, 1) != VMGC_OK) << 2;
+        bad |= list_check(l, 10000, 6) << 3;
+        vmgc_stats s;
+        vmgc_get_stats(other, &s);
+        bad |= (s.fork_copy_pending != 0) << 4;
+        _exit(bad);
+    }
+    ck_assert_int_eq(wait_child(pid), 0);
+    ck_assert_int_eq(list_check(l, 10000, 5), 0);
+    ck_assert_int_eq(vmgc_collect(other, 1), VMGC_OK);
+    ck_assert_int_eq(vmgc_heap_destroy(other), VMGC_OK);
+    teardown();
+}
+
 /* ---- a setup that fails at the fork: the child is told, the parent is fine ---- */
 
 static int fail_memfd(const char *name, unsigned flags)
@@ -415,6 +452,7 @@ BOTH(exec_child_ends_the_copy)
 BOTH(forks_in_a_row_and_nested)
 BOTH(root_block_and_io_after_fork)
 BOTH(failed_setup_is_reported_in_the_child)
+BOTH(two_heaps)
 
 int main(void)
 {
@@ -429,6 +467,7 @@ int main(void)
     tcase_add_loop_test(tc, forks_in_a_row_and_nested_t, 0, 2);
     tcase_add_loop_test(tc, root_block_and_io_after_fork_t, 0, 2);
     tcase_add_loop_test(tc, failed_setup_is_reported_in_the_child_t, 0, 2);
+    tcase_add_loop_test(tc, two_heaps_t, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
