@@ -9,13 +9,17 @@
  *   error   a vmgc call returned an error with a message;
  *   fatal   the process ended (abort) with "vmgc: fatal"/"vmgc: ..." naming
  *           the failed call;
- * never a hang (30 s), a crash by another signal, an abort without such a
+ * never a hang, a crash by another signal, an abort without such a
  * message, or a list that fails its check.  The tally is printed.
  * VMGC_SYSFAIL_POINTS (default 6) caps the positions tried per kind and
- * errno: the first two, the last, and evenly between. */
+ * errno: the first two, the last, and evenly between; VMGC_SYSFAIL_KIND
+ * tries one kind, VMGC_SYSFAIL_BACKEND one backend, VMGC_SYSFAIL_CASE
+ * replays one injection.  A child still running after 30 s is a hang: its
+ * stacks go to sysfail-hang-PID.txt (gdb) before it is killed. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -206,8 +210,6 @@ static enum outcome run_child(int backend, enum sys_call which, uint64_t nth, in
         close(errpipe[0]);
         close(cnt[0]);
         dup2(errpipe[1], STDERR_FILENO);
-        signal(SIGALRM, SIG_DFL); /* not Check's, which kills the whole test */
-        alarm(30);
         workload_backend = backend;
         sys_inject_begin();
         if (nth)
@@ -223,19 +225,44 @@ static enum outcome run_child(int backend, enum sys_call which, uint64_t nth, in
     }
     close(errpipe[1]);
     close(cnt[1]);
+    fcntl(errpipe[0], F_SETFL, O_NONBLOCK);
     size_t n = 0;
-    ssize_t r;
-    while ((r = read(errpipe[0], out + n, outlen - 1 - n)) > 0 && n + (size_t)r < outlen - 1)
+    int status = 0, hung = 0;
+    /* a hang is 30 s without an exit: the child's stacks are kept
+     * (gdb, when there is one) before it is killed */
+    for (unsigned ms = 0;; ms++) {
+        ssize_t r;
+        while (n < outlen - 1 && (r = read(errpipe[0], out + n, outlen - 1 - n)) > 0)
+            n += (size_t)r;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break;
+        if (ms == 30000) {
+            char cmd[256];
+            snprintf(cmd, sizeof cmd,
+                     "gdb -batch -p %d -ex 'thread apply all bt' >sysfail-hang-%d.txt 2>&1",
+                     (int)pid, (int)pid);
+            if (system(cmd) != 0)
+                fprintf(stderr, "  (no gdb for the hung child's stacks)\n");
+            kill(pid, SIGKILL);
+            hung = 1;
+        }
+        usleep(1000);
+    }
+    while (n < outlen - 1) {
+        ssize_t r = read(errpipe[0], out + n, outlen - 1 - n);
+        if (r <= 0)
+            break;
         n += (size_t)r;
-    if (r > 0)
-        n += (size_t)r;
+    }
     out[n] = '\0';
     uint64_t c[SYS_CALL_COUNT + 1];
     int have = read(cnt[0], c, sizeof c) == (ssize_t)sizeof c;
     close(errpipe[0]);
     close(cnt[0]);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (hung) {
+        snprintf(out + n, outlen - n, " [hung 30 s: stacks in sysfail-hang-%d.txt]", (int)pid);
+        return OUT_BAD;
+    }
     *fired = have ? (int)c[SYS_CALL_COUNT] : 1;
     if (counts && have)
         memcpy(counts, c, sizeof(uint64_t) * SYS_CALL_COUNT);
@@ -252,10 +279,39 @@ static enum outcome run_child(int backend, enum sys_call which, uint64_t nth, in
     return OUT_BAD;
 }
 
+/* VMGC_SYSFAIL_CASE=kind,nth,ERRNO (e.g. ioctl,113,EAGAIN) replays one
+ * injection in the foreground (no child, no timeout: for a debugger). */
+static int replay_case(int backend)
+{
+    const char *spec = getenv("VMGC_SYSFAIL_CASE");
+    if (!spec || !*spec)
+        return 0;
+    char kind[32], err[32];
+    unsigned long long nth;
+    ck_assert_msg(sscanf(spec, "%31[^,],%llu,%31s", kind, &nth, err) == 3,
+                  "VMGC_SYSFAIL_CASE='%s': give kind,nth,ERRNO", spec);
+    int which = -1, e = 0;
+    for (int c = 0; c < SYS_CALL_COUNT; c++)
+        if (!strcmp(sys_call_name((enum sys_call)c), kind))
+            which = c;
+    for (int k = 1; k < 134; k++)
+        if (strerrorname_np(k) && !strcmp(strerrorname_np(k), err))
+            e = k;
+    ck_assert_msg(which >= 0 && e, "VMGC_SYSFAIL_CASE='%s': unknown call or errno", spec);
+    workload_backend = backend;
+    sys_inject_begin();
+    sys_inject_fail_nth((enum sys_call)which, nth, e);
+    workload();
+    fprintf(stderr, "replayed %s: ok (fired %d)\n", spec, sys_inject_fired());
+    return 1;
+}
+
 static void every_call_can_fail(int backend)
 {
     const char *only = getenv("VMGC_SYSFAIL_BACKEND");
     if (only && *only && strcmp(only, test_backends[backend]) != 0)
+        return;
+    if (replay_case(backend))
         return;
     char out[4096];
     uint64_t counts[SYS_CALL_COUNT] = {0};
@@ -268,9 +324,10 @@ static void every_call_can_fail(int backend)
         points = 2;
     unsigned tally[OUT_KINDS] = {0}, injected = 0, bad = 0;
     char first_bad[1024] = "";
+    const char *kind = getenv("VMGC_SYSFAIL_KIND"); /* one kind only */
     for (int c = 0; c < SYS_CALL_COUNT; c++) {
         uint64_t n = counts[c];
-        if (!n)
+        if (!n || (kind && *kind && strcmp(kind, sys_call_name((enum sys_call)c)) != 0))
             continue;
         unsigned by_kind[OUT_KINDS] = {0};
         for (int e = 0; e < 3 && call_errnos[c][e]; e++) {
