@@ -21,6 +21,10 @@ static void note_fallback(struct arena *a, const char *why)
     if (!strncmp(why, "vmgc: ", 6))
         why += 6;
     snprintf(a->prot_note, sizeof a->prot_note, "%s", why);
+    /* the advice to choose mprotect is moot once it is chosen */
+    char *moot = strstr(a->prot_note, "; or choose the mprotect backend");
+    if (moot)
+        *moot = '\0';
     const char *quiet = getenv("VMGC_QUIET");
     if ((quiet && *quiet && strcmp(quiet, "0") != 0) || __atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
         return;
