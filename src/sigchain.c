@@ -203,19 +203,25 @@ VMGC_API int sigaction(int sig, const struct sigaction *act, struct sigaction *o
     int k = slot(sig);
     if (k < 0)
         return sigchain_real_sigaction(sig, act, old);
+    /* the caller's structures are read and written outside the lock: a
+     * bad pointer faults there, not with every signal blocked */
+    struct sigaction want, was;
+    if (act)
+        want = *act;
     sigset_t saved;
     write_begin(&saved);
-    int r = 0;
-    if (!__atomic_load_n(&chain_owned[k], __ATOMIC_ACQUIRE)) {
-        r = sigchain_real_sigaction(sig, act, old);
+    int r = 0, owned = __atomic_load_n(&chain_owned[k], __ATOMIC_ACQUIRE);
+    if (!owned) {
+        r = sigchain_real_sigaction(sig, act ? &want : NULL, &was);
     } else {
-        if (old)
-            *old = chain_action[k];
+        was = chain_action[k];
         if (act)
-            action_store(k, act);
+            action_store(k, &want);
     }
     int err = errno;
     write_end(&saved);
+    if (r == 0 && old)
+        *old = was;
     errno = err;
     return r;
 }

@@ -210,7 +210,7 @@ static void before_and_replaced_during_a_cycle(int backend)
     ck_assert_int_ne(cur.sa_flags & SA_NODEFER, 0);
     touch_foreign();
     ck_assert_int_eq(calls, 101);
-    /* signal() returns the previous handler and installs the next */
+    /* sigaction returns the previous action and installs the next */
     ck_assert_int_eq(sigaction(SIGSEGV, &cur, &old), 0);
     ck_assert_ptr_eq((void *)old.sa_sigaction, (void *)other_handler);
     vmgc_root_remove(heap, (void **)&l);
