@@ -37,7 +37,8 @@ static void fork_prepare_heap(struct vmgc_heap *h)
     /* .sol.fork-wait: a collection in progress, or a copy owed to an
      * earlier child, is waited out; meanwhile this thread counts as
      * blocked, so a flip does not wait for it */
-    if (self)
+    h->fork_self_was_blocked = self && __atomic_load_n(&self->state, __ATOMIC_ACQUIRE) == TS_BLOCKED;
+    if (self && !h->fork_self_was_blocked) /* fork() inside a blocking section stays in it */
         vmgc_blocking_enter(self);
     lock_take(&h->cycle_lock);
     if (!forksnap_broken(h->arena))
@@ -73,7 +74,7 @@ static void fork_parent_heap(struct vmgc_heap *h)
     pthread_cond_signal(&h->trigger_cond);
     pthread_mutex_unlock(&h->trigger_lock);
     pthread_mutex_unlock(&h->cycle_lock);
-    if (self)
+    if (self && !h->fork_self_was_blocked)
         vmgc_blocking_leave(self);
 }
 
@@ -103,7 +104,7 @@ static void fork_child_heap(struct vmgc_heap *h)
         h->dead_threads = t;
     }
     if (self) {
-        self->state = TS_RUNNING;
+        self->state = h->fork_self_was_blocked ? TS_BLOCKED : TS_RUNNING;
         self->tid = stop_gettid();
         self->pull.pulled = 0;
     }

@@ -194,6 +194,8 @@ struct vmgc_heap {
     uint64_t st_stop_pulls;
     uint64_t st_forks, st_fork_pause_max; /* Synchronization: fork handlers (fork_lock). */
     uint64_t fork_pause_start;
+    int fork_self_was_blocked; /* the forking thread was in a blocking section.
+                                  Synchronization: fork handlers. */
     int collector_restart; /* a fork child starts its collector threads on demand.
                               Synchronization: atomic; cycle_lock to act on it. */
     size_t st_live_after, st_inuse_after;

@@ -368,6 +368,29 @@ static void root_block_and_io_after_fork(int backend)
     teardown();
 }
 
+/* ---- fork() from inside a blocking section stays in it, both sides ---- */
+
+static void fork_while_blocked(int backend)
+{
+    setup_with(backend, 1);
+    struct node *l = list_make(5000, 8);
+    vmgc_blocking_enter(me);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    int blocked = __atomic_load_n(&me->state, __ATOMIC_ACQUIRE) == TS_BLOCKED;
+    vmgc_blocking_leave(me);
+    if (pid == 0) {
+        churn((size_t)4 << 20);
+        _exit((blocked ? 0 : 1) | (vmgc_collect(heap, 1) != VMGC_OK) << 1 | list_check(l, 5000, 8) << 2);
+    }
+    ck_assert_int_eq(blocked, 1);
+    ck_assert_int_eq(wait_child(pid), 0);
+    churn((size_t)4 << 20);
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    ck_assert_int_eq(list_check(l, 5000, 8), 0);
+    teardown();
+}
+
 /* ---- two heaps: each is the child's own ---- */
 
 static void two_heaps(int backend)
@@ -453,6 +476,7 @@ BOTH(forks_in_a_row_and_nested)
 BOTH(root_block_and_io_after_fork)
 BOTH(failed_setup_is_reported_in_the_child)
 BOTH(two_heaps)
+BOTH(fork_while_blocked)
 
 int main(void)
 {
@@ -468,6 +492,7 @@ int main(void)
     tcase_add_loop_test(tc, root_block_and_io_after_fork_t, 0, 2);
     tcase_add_loop_test(tc, failed_setup_is_reported_in_the_child_t, 0, 2);
     tcase_add_loop_test(tc, two_heaps_t, 0, 2);
+    tcase_add_loop_test(tc, fork_while_blocked_t, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
