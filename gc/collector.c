@@ -74,6 +74,7 @@ static size_t flip(struct vmgc_heap *h)
     /* No lock a stopped mutator could hold may be taken while the world is
      * stopped: take the roots lock first, and fill the copy reserve now. */
     lock_take(&h->roots_lock);
+    checkpoint_prepare_roots(h);
     size_t nroots = count_roots(h);
     if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)
         gc_fatal_status("filling the copy reserve at the start of a collection failed");
@@ -101,6 +102,7 @@ static size_t flip(struct vmgc_heap *h)
     roots_pin_ambiguous(h, self);
     root_blocks_grey(h);
     roots_forward_precise(h, &h->main_copier);
+    checkpoint_record_roots(h);
     if (h->config.verify)
         verify_flip(h);
     __atomic_store_n(&h->flipping, 0, __ATOMIC_RELEASE);
@@ -351,7 +353,12 @@ void collector_cycle(struct vmgc_heap *h)
     /* .sol.fork-settle: the cycle writes through the collector view and
      * punches pages, so what a fork child is owed is copied first */
     forksnap_settle(h->arena);
+    /* .sol.restore-settle: the cycle reads pages through the collector
+     * view, where an image page not loaded yet would read as zero */
+    restore_settle(h);
+    checkpoint_cycle_begin(h);
     size_t snapshot = flip(h);
+    checkpoint_flipped(h);
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
     protect_from_space(h, snapshot);
@@ -374,6 +381,7 @@ void collector_cycle(struct vmgc_heap *h)
         pthread_mutex_unlock(&h->pages_lock);
         pthread_mutex_unlock(&h->roots_lock);
     }
+    checkpoint_cycle_end(h);
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);
     note_cycle_peak(h);
     release_from_space(h);

@@ -41,6 +41,9 @@ static void fork_prepare_heap(struct vmgc_heap *h)
     if (self && !h->fork_self_was_blocked) /* fork() inside a blocking section stays in it */
         vmgc_blocking_enter(self);
     lock_take(&h->cycle_lock);
+    /* .sol.fork-restore: a restored heap still loading is loaded first; the
+     * child's copy of the heap is made from the memfd */
+    restore_settle(h);
     if (!forksnap_broken(h->arena))
         forksnap_settle(h->arena);
     /* .sol.fork-locks: the flip's order, then the pool; a thread stopped

@@ -190,6 +190,8 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
         vmgc_thread_detach(t);
     fork_unregister(h);
     collector_stop(h);
+    checkpoint_heap_destroy(h); /* a checkpoint not waited for ends with its cycle */
+    restore_heap_destroy(h);
     h->sig = 0;
     threads_fini(h);
     arena_destroy(h->arena);
@@ -201,6 +203,9 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     }
     for (struct root_range *r = h->roots, *n; r; r = n) {
         n = r->next;
+        if (r->owned)
+            meta_free(r->slots);
+        meta_free(r->name);
         meta_free(r);
     }
     root_blocks_free_all(h);

@@ -95,6 +95,8 @@ struct vmgc_thread {
 struct root_range {
     void **slots;
     size_t count;
+    char *name; /* vmgc_root_add_named: kept in checkpoints under it; else NULL */
+    int owned;  /* slots are vmgc's (a restored root not taken back yet, restore.c) */
     struct root_range *next;
 };
 
@@ -201,6 +203,14 @@ struct vmgc_heap {
     size_t st_live_after, st_inuse_after;
     uint64_t pauses[GC_PAUSE_RING];
 
+    /* checkpoints (checkpoint.c): one waiting for a cycle, the one the
+     * running cycle saves, and the one not waited for yet.  Synchronization:
+     * atomic (pending, active); trigger_lock (unfinished). */
+    struct vmgc_checkpoint *ck_pending, *ck_active, *ck_unfinished;
+    /* a heap made from an image (restore.c), or NULL.  Synchronization:
+     * immutable after creation. */
+    struct restored *restored;
+
     /* Tests only: runs in the collector once from-space is unmapped, so a
      * test can touch from-space at a known moment instead of racing a timer. */
     void (*test_after_from_space_unmapped)(struct vmgc_heap *h);
@@ -283,6 +293,10 @@ void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t);
 void threads_lock_blocked(struct vmgc_thread *self, pthread_mutex_t *m);
 
 /* ---- roots.c ---- */
+vmgc_status roots_add_owned(struct vmgc_heap *h, const char *name, const uint64_t *values,
+                            size_t count);
+/* Move the owned root `name` to the caller's slots (count of them). */
+vmgc_status roots_take_owned(struct vmgc_heap *h, const char *name, void **slots, size_t count);
 void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);
 void roots_pin_word(struct vmgc_heap *h, uintptr_t word);
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
@@ -318,6 +332,24 @@ static inline void fork_settle(struct vmgc_heap *h)
                          0))
         fork_settle_slow(h);
 }
+
+/* ---- checkpoint.c: saving a heap, riding on a cycle ---- */
+void checkpoint_cycle_begin(struct vmgc_heap *h);   /* before the flip: take a pending one */
+void checkpoint_prepare_roots(struct vmgc_heap *h); /* flip, roots_lock held, world running */
+void checkpoint_record_roots(struct vmgc_heap *h);  /* flip, world stopped, roots forwarded */
+void checkpoint_flipped(struct vmgc_heap *h);       /* after the flip */
+void checkpoint_cycle_end(struct vmgc_heap *h);     /* every to-space page black */
+void checkpoint_heap_destroy(struct vmgc_heap *h);
+/* A to-space page turns black: save it first.  Async-signal-safe. */
+void checkpoint_save(struct vmgc_heap *h, size_t page, size_t npages);
+static inline int checkpoint_active(struct vmgc_heap *h)
+{
+    return __atomic_load_n(&h->ck_active, __ATOMIC_ACQUIRE) != NULL;
+}
+
+/* ---- restore.c: a heap from an image ---- */
+void restore_settle(struct vmgc_heap *h);  /* every page loaded (before a cycle, a fork) */
+void restore_heap_destroy(struct vmgc_heap *h);
 
 /* ---- verify.c ---- */
 void verify_flip(struct vmgc_heap *h);

@@ -2,6 +2,7 @@
 libvmgc_core_la_SOURCES += \
 	gc/internal.h \
 	gc/barrier.c \
+	gc/checkpoint.c \
 	gc/collector.c \
 	gc/drain.c \
 	gc/fork.c \
@@ -9,6 +10,7 @@ libvmgc_core_la_SOURCES += \
 	gc/lookahead.c \
 	gc/pages.c \
 	gc/pagestate.c \
+	gc/restore.c \
 	gc/rootblock.c \
 	gc/roots.c \
 	gc/scan.c \

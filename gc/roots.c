@@ -15,25 +15,108 @@
 
 /* ---- precise roots ---- */
 
-VMGC_API vmgc_status vmgc_root_add(vmgc_heap *h, void **slots, size_t count)
+static vmgc_status root_add(vmgc_heap *h, const char *what, const char *name, void **slots,
+                            size_t count)
 {
     if (!h || h->sig != HEAP_SIG)
-        return error_set(VMGC_EINVAL, "vmgc_root_add: not a live heap");
+        return error_set(VMGC_EINVAL, "%s: not a live heap", what);
     if (!slots || count == 0)
-        return error_set(VMGC_EINVAL, "vmgc_root_add: give a non-NULL slot array and count > 0");
+        return error_set(VMGC_EINVAL, "%s: give a non-NULL slot array and count > 0", what);
     if (vm_contains(&h->arena->vm, slots))
-        return error_set(VMGC_EINVAL, "vmgc_root_add: slots at %p are inside the heap; heap "
+        return error_set(VMGC_EINVAL, "%s: slots at %p are inside the heap; heap "
                                       "objects are traced through their type, not as roots",
-                         (void *)slots);
+                         what, (void *)slots);
     struct root_range *r = meta_calloc(1, sizeof *r);
-    if (!r)
-        return VMGC_ENOMEM;
+    size_t len = name ? strlen(name) : 0;
+    if (r && name && (r->name = meta_calloc(len + 1, 1)) != NULL)
+        memcpy(r->name, name, len);
+    if (!r || (name && !r->name)) {
+        meta_free(r);
+        return error_set(VMGC_ENOMEM, "%s: no memory for the root's record", what);
+    }
     r->slots = slots;
     r->count = count;
     lock_take(&h->roots_lock);
+    for (struct root_range *o = h->roots; name && o; o = o->next)
+        if (o->name && strcmp(o->name, name) == 0) {
+            pthread_mutex_unlock(&h->roots_lock);
+            meta_free(r->name);
+            meta_free(r);
+            return error_set(VMGC_ESTATE,
+                             "%s: a root named '%s' exists already; names identify roots in "
+                             "checkpoints, so each is given once (vmgc_root_remove frees it)",
+                             what, name);
+        }
     r->next = h->roots;
     h->roots = r;
     pthread_mutex_unlock(&h->roots_lock);
+    return VMGC_OK;
+}
+
+VMGC_API vmgc_status vmgc_root_add(vmgc_heap *h, void **slots, size_t count)
+{
+    return root_add(h, "vmgc_root_add", NULL, slots, count);
+}
+
+VMGC_API vmgc_status vmgc_root_add_named(vmgc_heap *h, const char *name, void **slots,
+                                         size_t count)
+{
+    if (!name || !*name || strlen(name) > 4096)
+        return error_set(VMGC_EINVAL, "vmgc_root_add_named: give a name of 1 to 4096 bytes");
+    return root_add(h, "vmgc_root_add_named", name, slots, count);
+}
+
+/* .sol.restored-roots: a restored heap's named roots are roots from the
+ * start, in slots of vmgc's own, so collections before the program takes
+ * them back keep their objects and forward them. */
+vmgc_status roots_add_owned(struct vmgc_heap *h, const char *name, const uint64_t *values,
+                            size_t count)
+{
+    void **slots = meta_calloc(count, sizeof *slots);
+    if (!slots)
+        return error_set(VMGC_ENOMEM, "no memory for the %zu slots of restored root '%s'", count,
+                         name);
+    memcpy(slots, values, count * sizeof *slots);
+    vmgc_status st = root_add(h, "vmgc_heap_restore", name, slots, count);
+    if (st != VMGC_OK) {
+        meta_free(slots);
+        return st;
+    }
+    lock_take(&h->roots_lock);
+    h->roots->owned = 1; /* root_add put it first */
+    pthread_mutex_unlock(&h->roots_lock);
+    return VMGC_OK;
+}
+
+vmgc_status roots_take_owned(struct vmgc_heap *h, const char *name, void **slots, size_t count)
+{
+    if (vm_contains(&h->arena->vm, slots))
+        return error_set(VMGC_EINVAL, "vmgc_root_restore: slots at %p are inside the heap",
+                         (void *)slots);
+    lock_take(&h->roots_lock);
+    struct root_range *r = h->roots;
+    while (r && !(r->name && strcmp(r->name, name) == 0))
+        r = r->next;
+    if (!r || !r->owned) {
+        pthread_mutex_unlock(&h->roots_lock);
+        return error_set(VMGC_ESTATE, r ? "vmgc_root_restore: root '%s' was taken back already"
+                                        : "vmgc_root_restore: the image has no root named '%s'",
+                         name);
+    }
+    if (r->count != count) {
+        size_t have = r->count;
+        pthread_mutex_unlock(&h->roots_lock);
+        return error_set(VMGC_EINVAL, "vmgc_root_restore: root '%s' has %zu slots in the image, "
+                                      "not %zu",
+                         name, have, count);
+    }
+    /* under roots_lock, so no flip runs between the copy and the switch */
+    void **old = r->slots;
+    memcpy(slots, old, count * sizeof *slots);
+    r->slots = slots;
+    r->owned = 0;
+    pthread_mutex_unlock(&h->roots_lock);
+    meta_free(old);
     return VMGC_OK;
 }
 
@@ -52,6 +135,9 @@ VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *h, void **slots)
     if (!r)
         return error_set(VMGC_ESTATE, "vmgc_root_remove: no root range starts at %p",
                          (void *)slots);
+    if (r->owned)
+        meta_free(r->slots);
+    meta_free(r->name);
     meta_free(r);
     return VMGC_OK;
 }
@@ -93,7 +179,7 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     size_t n = large ? a->pt.desc[head].gc_word[1] : 1;
     __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
-    if (large && large_is_leaf(h, head)) {
+    if (large && !checkpoint_active(h) && large_is_leaf(h, head)) {
         ps_set(h, head, PS_MAKE(PS_BLACK, e)); /* scan.c .sol.leaf-large */
         return;
     }

@@ -29,6 +29,7 @@ static uint32_t cur_epoch(struct vmgc_heap *h)
  * seen black and still protected (a thread stopped between the two steps). */
 static void finish_black(struct vmgc_heap *h, size_t page, size_t npages)
 {
+    checkpoint_save(h, page, npages);
     ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
     if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
                        npages << VM_PAGE_SHIFT) != VMGC_OK)
@@ -256,7 +257,8 @@ static void promote_large(struct vmgc_heap *h, size_t head, uint32_t w)
 {
     uint32_t e = cur_epoch(h);
     size_t n = h->arena->pt.desc[head].gc_word[1];
-    if (large_is_leaf(h, head)) {
+    /* a checkpoint saves a page when it turns black from grey: no shortcut */
+    if (!checkpoint_active(h) && large_is_leaf(h, head)) {
         if (!ps_cas(h, head, w, PS_MAKE(PS_BLACK, e)))
             return;
         __atomic_fetch_add(&h->st_large_promoted, 1, __ATOMIC_RELAXED);

@@ -107,6 +107,8 @@ struct arena {
     struct prot_mprotect_state mp;
     struct dirty_state dirty;
     struct forksnap_state fs;
+    struct imageload *load; /* a restored heap's pages still loading, or NULL (imageload.c).
+                               Synchronization: atomic. */
     arena_trap_fn trap_fn; /* Synchronization: set before any protection. */
     void *trap_ctx;
     int slot;              /* index in the trap dispatch table */

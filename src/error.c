@@ -10,7 +10,7 @@
 
 /* .sol.tls: a fixed buffer per thread, so reporting an error never
  * allocates (it may report that allocation failed). */
-static __thread char error_message[512];
+static __thread char error_message[1024];
 
 vmgc_status error_set(vmgc_status code, const char *fmt, ...)
 {
@@ -20,6 +20,13 @@ vmgc_status error_set(vmgc_status code, const char *fmt, ...)
     vsnprintf(error_message + n, sizeof error_message - (size_t)n, fmt, ap);
     va_end(ap);
     return code;
+}
+
+vmgc_status error_restore(vmgc_status code, const char *message)
+{
+    if (strncmp(message, "vmgc: ", 6) == 0)
+        message += 6;
+    return error_set(code, "%s", message);
 }
 
 vmgc_status error_sys(const char *what, int err)

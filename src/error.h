@@ -21,6 +21,9 @@ vmgc_status error_set(vmgc_status code, const char *fmt, ...) VMGC_PRINTF(2, 3);
 
 /* Record a failed system call: message gets strerror(errno) appended.      */
 vmgc_status error_sys(const char *what, int err);
+/* Set a message saved earlier from vmgc_last_error() (another thread's, or
+ * before calls that overwrote it) as this thread's, prefix not doubled. */
+vmgc_status error_restore(vmgc_status code, const char *message);
 
 /* Clear this thread's message. */
 void error_clear(void);

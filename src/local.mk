@@ -8,6 +8,8 @@ libvmgc_core_la_SOURCES = \
 	src/dirty.c src/dirty.h \
 	src/error.c src/error.h \
 	src/forksnap.c src/forksnap.h \
+	src/image.c src/image.h \
+	src/imageload.c src/imageload.h \
 	src/lock.h \
 	src/memlimit.c src/memlimit.h \
 	src/meta.c src/meta.h \

@@ -86,6 +86,8 @@ int pool_check(struct pool *pool)
     return pool && pool->sig == POOL_SIG && pool->pt && pool->vm;
 }
 
+static void run_tag_allocated(struct pool *pool, size_t head, size_t npages);
+
 /* First run of kind with at least n pages, or PD_NONE.  Lists hold runs of
  * [2^b, 2^(b+1)) pages, so only the first list searched needs a size test. */
 static size_t find_run(struct pool *pool, int kind, size_t n)
@@ -145,12 +147,7 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
     run_untag(pool, head, have);
     if (have > npages)
         free_run_make(pool, kind, head + npages, have - npages);
-    D(pool, head)->pool_state = PD_RUN_HEAD;
-    D(pool, head)->run_pages = (uint32_t)npages;
-    if (npages > 1) {
-        D(pool, head + npages - 1)->pool_state = PD_RUN_TAIL;
-        D(pool, head + npages - 1)->run_pages = (uint32_t)npages;
-    }
+    run_tag_allocated(pool, head, npages);
     pool->stats.allocated_pages += npages;
     if (head + npages > pool->hwm_pages)
         pool->hwm_pages = head + npages;
@@ -165,6 +162,49 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
     pthread_mutex_unlock(&pool->lock);
     *first = head;
     *is_zero = zero;
+    return VMGC_OK;
+}
+
+static void run_tag_allocated(struct pool *pool, size_t head, size_t npages)
+{
+    D(pool, head)->pool_state = PD_RUN_HEAD;
+    D(pool, head)->run_pages = (uint32_t)npages;
+    if (npages > 1) {
+        D(pool, head + npages - 1)->pool_state = PD_RUN_TAIL;
+        D(pool, head + npages - 1)->run_pages = (uint32_t)npages;
+    }
+}
+
+vmgc_status pool_claim_fresh(struct pool *pool, const struct pool_run *runs, size_t count)
+{
+    size_t pages = pool->pt->pages, cursor = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (runs[k].n == 0 || runs[k].first < cursor || runs[k].n > pages - runs[k].first)
+            return error_set(VMGC_EINVAL, "pool_claim_fresh: run %zu (%zu pages at page %zu) is "
+                                          "empty, out of order or outside the heap",
+                             k, runs[k].n, runs[k].first);
+        cursor = runs[k].first + runs[k].n;
+    }
+    lock_take(&pool->lock);
+    size_t whole = pool->bins[POOL_ZERO][bin_of(pages)];
+    if (pool->stats.allocated_pages || whole == PD_NONE || D(pool, whole)->run_pages != pages) {
+        pthread_mutex_unlock(&pool->lock);
+        return error_set(VMGC_ESTATE, "pool_claim_fresh: the pool has handed out pages already");
+    }
+    list_remove(pool, POOL_ZERO, whole, pages);
+    run_untag(pool, whole, pages);
+    cursor = 0;
+    for (size_t k = 0; k < count; k++) {
+        if (runs[k].first > cursor)
+            free_run_make(pool, POOL_ZERO, cursor, runs[k].first - cursor);
+        run_tag_allocated(pool, runs[k].first, runs[k].n);
+        pool->stats.allocated_pages += runs[k].n;
+        cursor = runs[k].first + runs[k].n;
+    }
+    if (cursor < pages)
+        free_run_make(pool, POOL_ZERO, cursor, pages - cursor);
+    pool->hwm_pages = cursor;
+    pthread_mutex_unlock(&pool->lock);
     return VMGC_OK;
 }
 

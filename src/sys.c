@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -67,6 +68,9 @@ static const struct sys_table sys_real = {
     .open = sys_open_real,
     .read = read,
     .pread = pread,
+    .pwrite = pwrite,
+    .fdatasync = fdatasync,
+    .rename = rename,
     .pthread_create = pthread_create,
     .pthread_kill = pthread_kill,
     .sched_getaffinity = sched_getaffinity,
@@ -86,7 +90,8 @@ int lock_tsan_tick; /* lock.h */
 static const char *const call_names[SYS_CALL_COUNT] = {
     "mmap", "munmap", "mprotect", "madvise", "fallocate", "ftruncate", "memfd_create", "ioctl",
     "close", "fstat", "userfaultfd", "open", "read", "pread", "pthread_create", "pthread_kill",
-    "sched_getaffinity", "sched_setaffinity", "futex", "sigaction",
+    "sched_getaffinity", "sched_setaffinity", "futex", "sigaction", "pwrite", "fdatasync",
+    "rename",
 };
 
 /* Synchronization: atomic. */
@@ -165,6 +170,18 @@ static ssize_t shim_pread(int fd, void *buf, size_t n, off_t off)
 {
     return should_fail(SYS_CALL_PREAD) ? -1 : sys_real.pread(fd, buf, n, off);
 }
+static ssize_t shim_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    return should_fail(SYS_CALL_PWRITE) ? -1 : sys_real.pwrite(fd, buf, n, off);
+}
+static int shim_fdatasync(int fd)
+{
+    return should_fail(SYS_CALL_FDATASYNC) ? -1 : sys_real.fdatasync(fd);
+}
+static int shim_rename(const char *from, const char *to)
+{
+    return should_fail(SYS_CALL_RENAME) ? -1 : sys_real.rename(from, to);
+}
 static int shim_pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                                void *arg)
 {
@@ -206,6 +223,9 @@ static const struct sys_table sys_shims = {
     .open = shim_open,
     .read = shim_read,
     .pread = shim_pread,
+    .pwrite = shim_pwrite,
+    .fdatasync = shim_fdatasync,
+    .rename = shim_rename,
     .pthread_create = shim_pthread_create,
     .pthread_kill = shim_pthread_kill,
     .sched_getaffinity = shim_sched_getaffinity,

@@ -18,6 +18,7 @@
 #include "dirty.h"
 #include "error.h"
 #include "forksnap.h"
+#include "imageload.h"
 #include "prot.h"
 #include "sigchain.h"
 #include "sys.h"
@@ -113,7 +114,9 @@ static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
     size_t i = pagetable_index(&a->pt, si->si_addr);
     int handled = 0;
     trap_fault = si->si_addr;
-    if (sig == SIGBUS && a->prot == &prot_uffd_backend)
+    if (sig == SIGSEGV && imageload_on_fault(a, i))
+        handled = 1; /* a restored page not loaded yet (imageload.c) */
+    else if (sig == SIGBUS && a->prot == &prot_uffd_backend)
         handled = a->prot->resolve(a, i, 1);
     else if (sig == SIGSEGV &&
              (__atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE) & PD_VMA_HIDDEN))
@@ -277,6 +280,7 @@ VMGC_API vmgc_status vmgc_prepare_io(const void *addr, size_t len)
         uintptr_t from = lo > b ? lo : b, to = hi < e ? hi : e;
         if (from >= to)
             continue;
+        imageload_ready(a, (from - b) >> VM_PAGE_SHIFT, (to - from) >> VM_PAGE_SHIFT);
         vmgc_status st = prot_ready(a, (from - b) >> VM_PAGE_SHIFT, (to - from) >> VM_PAGE_SHIFT);
         if (st != VMGC_OK)
             return st;

@@ -170,6 +170,9 @@ static const char *const call_words[SYS_CALL_COUNT][4] = {
     [SYS_CALL_SCHED_SETAFFINITY] = {"affinity"},
     [SYS_CALL_FUTEX] = {"futex"},
     [SYS_CALL_SIGACTION] = {"sigaction"},
+    [SYS_CALL_PWRITE] = {"writ"},
+    [SYS_CALL_FDATASYNC] = {"sync"},
+    [SYS_CALL_RENAME] = {"renam"},
 };
 
 static const int call_errnos[SYS_CALL_COUNT][3] = {
@@ -193,6 +196,9 @@ static const int call_errnos[SYS_CALL_COUNT][3] = {
     [SYS_CALL_SCHED_SETAFFINITY] = {EPERM, EINVAL},
     [SYS_CALL_FUTEX] = {EINTR, EAGAIN},
     [SYS_CALL_SIGACTION] = {EINVAL},
+    [SYS_CALL_PWRITE] = {ENOSPC, EIO, EINTR},
+    [SYS_CALL_FDATASYNC] = {EIO},
+    [SYS_CALL_RENAME] = {EACCES},
 };
 
 /* Runs the workload in a child, injecting (which, nth, err) unless nth is
