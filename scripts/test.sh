@@ -8,9 +8,11 @@
 #   3. make check under AddressSanitizer+UBSan and under ThreadSanitizer
 #      (separate build directories);
 #   4. a build with --with-metadata-malloc=libc;
-#   5. the stress and fork suites with vm.max_map_count lowered to 1000 (a
+#   5. the stress, fork and checkpoint suites with vm.max_map_count lowered to 1000 (a
 #      system-wide setting, so alone, and put back after; needs root);
-#   6. make distcheck.
+#   6. the image reader's fuzz target for 60 s (scripts/fuzz.sh: libFuzzer
+#      and ASan with clang, else a mutation loop of its own);
+#   7. make distcheck.
 # Prints the totals as one line "N passed, N failed" at the end.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -104,7 +106,8 @@ map_count_run() {
     [ "$(id -u)" -eq 0 ] || { echo "needs root to lower vm.max_map_count" >build-ci/map-count.log; return 1; }
     old=$(cat /proc/sys/vm/max_map_count) || return 1
     echo 1000 >/proc/sys/vm/max_map_count || return 1
-    (cd build-ci && VMGC_STRESS_CYCLES=20 VMGC_STRESS_NO_HELPERS=1 ./tests/test_stress && ./tests/test_fork) \
+    (cd build-ci && VMGC_STRESS_CYCLES=20 VMGC_STRESS_NO_HELPERS=1 ./tests/test_stress && ./tests/test_fork &&
+        ./tests/test_checkpoint) \
         >build-ci/map-count.log 2>&1
     st=$?
     echo "$old" >/proc/sys/vm/max_map_count
@@ -114,6 +117,13 @@ if map_count_run; then
     passed=$((passed + 1)); echo "== stress and fork with vm.max_map_count=1000: ok"
 else
     failed=$((failed + 1)); echo "== stress and fork with vm.max_map_count=1000: FAILED"; tail -20 build-ci/map-count.log
+fi
+
+# the image reader under libFuzzer with ASan (clang; else the mutation loop)
+if BUILD=build-ci ./scripts/fuzz.sh 60 >build-ci/fuzz.log 2>&1; then
+    passed=$((passed + 1)); echo "== image reader fuzzing, 60 s: ok ($(sed -n 's/^stat::number_of_executed_units: *//p; s/^fuzz_image: \([0-9]*\) executions.*/\1/p' build-ci/fuzz.log) executions)"
+else
+    failed=$((failed + 1)); echo "== image reader fuzzing: FAILED"; tail -40 build-ci/fuzz.log
 fi
 
 if (cd build-ci && make -s distcheck >/dev/null 2>&1); then

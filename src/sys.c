@@ -53,33 +53,38 @@ static int sys_open_real(const char *path, int flags, ...)
     return open(path, flags); /* vmgc never creates files */
 }
 
-static const struct sys_table sys_real = {
-    .mmap = mmap,
-    .munmap = munmap,
-    .mprotect = mprotect,
-    .madvise = madvise,
-    .fallocate = fallocate,
-    .ftruncate = ftruncate,
-    .memfd_create = memfd_create,
-    .ioctl = sys_ioctl_real,
-    .close = close,
-    .fstat = fstat,
-    .userfaultfd = sys_userfaultfd_real,
-    .open = sys_open_real,
-    .read = read,
-    .pread = pread,
-    .pwrite = pwrite,
-    .fdatasync = fdatasync,
-    .rename = rename,
-    .pthread_create = pthread_create,
-    .pthread_kill = pthread_kill,
-    .sched_getaffinity = sched_getaffinity,
-    .sched_setaffinity = sched_setaffinity,
-    .futex = sys_futex_real,
-    .sigaction = sigchain_real_sigaction,
-};
+/* The real calls, twice: clang does not take a const object as a static
+ * initializer. */
+#define SYS_REAL_CALLS {\
+    .mmap = mmap, \
+    .munmap = munmap, \
+    .mprotect = mprotect, \
+    .madvise = madvise, \
+    .fallocate = fallocate, \
+    .ftruncate = ftruncate, \
+    .memfd_create = memfd_create, \
+    .ioctl = sys_ioctl_real, \
+    .close = close, \
+    .fstat = fstat, \
+    .userfaultfd = sys_userfaultfd_real, \
+    .open = sys_open_real, \
+    .read = read, \
+    .pread = pread, \
+    .pwrite = pwrite, \
+    .fdatasync = fdatasync, \
+    .sync_file_range = sync_file_range, \
+    .rename = rename, \
+    .pthread_create = pthread_create, \
+    .pthread_kill = pthread_kill, \
+    .sched_getaffinity = sched_getaffinity, \
+    .sched_setaffinity = sched_setaffinity, \
+    .futex = sys_futex_real, \
+    .sigaction = sigchain_real_sigaction, \
+}
 
-struct sys_table sys = sys_real;
+static const struct sys_table sys_real = SYS_REAL_CALLS;
+
+struct sys_table sys = SYS_REAL_CALLS;
 
 #if defined(__SANITIZE_THREAD__)
 int lock_tsan_tick; /* lock.h */
@@ -91,7 +96,7 @@ static const char *const call_names[SYS_CALL_COUNT] = {
     "mmap", "munmap", "mprotect", "madvise", "fallocate", "ftruncate", "memfd_create", "ioctl",
     "close", "fstat", "userfaultfd", "open", "read", "pread", "pthread_create", "pthread_kill",
     "sched_getaffinity", "sched_setaffinity", "futex", "sigaction", "pwrite", "fdatasync",
-    "rename",
+    "rename", "sync_file_range",
 };
 
 /* Synchronization: atomic. */
@@ -178,6 +183,10 @@ static int shim_fdatasync(int fd)
 {
     return should_fail(SYS_CALL_FDATASYNC) ? -1 : sys_real.fdatasync(fd);
 }
+static int shim_sync_file_range(int fd, off_t off, off_t len, unsigned int flags)
+{
+    return should_fail(SYS_CALL_SYNC_FILE_RANGE) ? -1 : sys_real.sync_file_range(fd, off, len, flags);
+}
 static int shim_rename(const char *from, const char *to)
 {
     return should_fail(SYS_CALL_RENAME) ? -1 : sys_real.rename(from, to);
@@ -225,6 +234,7 @@ static const struct sys_table sys_shims = {
     .pread = shim_pread,
     .pwrite = shim_pwrite,
     .fdatasync = shim_fdatasync,
+    .sync_file_range = shim_sync_file_range,
     .rename = shim_rename,
     .pthread_create = shim_pthread_create,
     .pthread_kill = shim_pthread_kill,

@@ -37,6 +37,7 @@ struct sys_table {
     ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
     ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
     int (*fdatasync)(int fd);
+    int (*sync_file_range)(int fd, off_t off, off_t len, unsigned int flags);
     int (*rename)(const char *from, const char *to);
     /* returns 0 or an error number, as pthread_create */
     int (*pthread_create)(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
@@ -75,6 +76,7 @@ enum sys_call {
     SYS_CALL_USERFAULTFD, SYS_CALL_OPEN, SYS_CALL_READ, SYS_CALL_PREAD, SYS_CALL_PTHREAD_CREATE,
     SYS_CALL_PTHREAD_KILL, SYS_CALL_SCHED_GETAFFINITY, SYS_CALL_SCHED_SETAFFINITY,
     SYS_CALL_FUTEX, SYS_CALL_SIGACTION, SYS_CALL_PWRITE, SYS_CALL_FDATASYNC, SYS_CALL_RENAME,
+    SYS_CALL_SYNC_FILE_RANGE,
     SYS_CALL_COUNT
 };
 

@@ -173,6 +173,7 @@ static const char *const call_words[SYS_CALL_COUNT][4] = {
     [SYS_CALL_PWRITE] = {"writ"},
     [SYS_CALL_FDATASYNC] = {"sync"},
     [SYS_CALL_RENAME] = {"renam"},
+    [SYS_CALL_SYNC_FILE_RANGE] = {"sync"},
 };
 
 static const int call_errnos[SYS_CALL_COUNT][3] = {
@@ -199,6 +200,7 @@ static const int call_errnos[SYS_CALL_COUNT][3] = {
     [SYS_CALL_PWRITE] = {ENOSPC, EIO, EINTR},
     [SYS_CALL_FDATASYNC] = {EIO},
     [SYS_CALL_RENAME] = {EACCES},
+    [SYS_CALL_SYNC_FILE_RANGE] = {EIO},
 };
 
 /* Runs the workload in a child, injecting (which, nth, err) unless nth is
