@@ -20,11 +20,13 @@
 struct restored {
     struct image *img;
     struct imageload load;
-    struct pool_run *gaps; /* pages of the span not in the image, held until loaded */
-    size_t ngaps;
-    int gaps_released;     /* Synchronization: atomic. */
+    pthread_mutex_t finalize_lock;
+    int finalized;         /* the pages are the heap's (finalize_pages).  Synchronization:
+                              atomic; set under finalize_lock. */
     pthread_t loader;
     int loader_started;
+    int loader_exited;     /* Synchronization: finalize_lock, loader_cond. */
+    pthread_cond_t loader_cond;
 };
 
 static const char *layout_name(vmgc_layout l)
@@ -92,70 +94,78 @@ static vmgc_status register_types(struct vmgc_heap *h, const struct image *img,
     return VMGC_OK;
 }
 
-/* The image's pages become the heap's, black in the current epoch (the
- * first cycle makes them from-space like any page), and the span's gaps
- * are held until loading ends, so no allocation lands in the hidden span. */
-static vmgc_status claim_pages(struct vmgc_heap *h, struct restored *r)
+/* .sol.claim-span: at restore the image's span is one allocated run, so
+ * nothing the program allocates lands in it while it loads, and restoring
+ * costs the same whatever the image's size. */
+static vmgc_status claim_span(struct vmgc_heap *h, struct restored *r)
 {
     const struct image *img = r->img;
-    size_t n = img->hdr.npages, nruns = 0, ngaps = 0;
-    struct pool_run *runs = meta_calloc(2 * n + 1, sizeof *runs);
-    r->gaps = meta_calloc(n + 1, sizeof *r->gaps);
-    if (!runs || !r->gaps) {
-        meta_free(runs);
-        return error_set(VMGC_ENOMEM, "no memory to list the %zu pages of image %s", n, img->path);
-    }
+    if (!img->hdr.npages)
+        return VMGC_OK;
+    size_t lo = img->index[0].page, hi = (size_t)img->index[img->hdr.npages - 1].page + 1;
+    return pool_claim_fresh(&h->arena->pool, lo, hi - lo);
+}
+
+/* Once every page is loaded: the span becomes the image's runs (its gaps
+ * free), and the pages the heap's, black in the current epoch (no cycle
+ * ran yet: they wait for this), so the first cycle makes them from-space
+ * like any page.  In the background loader, or whoever settles first. */
+static void finalize_pages(struct vmgc_heap *h, struct restored *r)
+{
+    const struct image *img = r->img;
+    size_t n = img->hdr.npages, nruns = 0;
+    if (!n)
+        return;
+    struct pool_run *runs = meta_calloc(n, sizeof *runs);
+    if (!runs)
+        gc_fatal("out of memory listing a restored heap's pages");
     for (size_t k = 0; k < n;) {
         const struct image_index_entry *e = &img->index[k];
         size_t len = e->kind == IMAGE_LARGE_HEAD ? e->info : 1;
-        if (nruns && runs[nruns - 1].first + runs[nruns - 1].n < e->page) {
-            size_t gap = runs[nruns - 1].first + runs[nruns - 1].n;
-            r->gaps[ngaps++] = runs[nruns++] = (struct pool_run){gap, e->page - gap};
-        }
         runs[nruns++] = (struct pool_run){e->page, len};
         k += len;
     }
-    r->ngaps = ngaps;
-    vmgc_status st = pool_claim_fresh(&h->arena->pool, runs, nruns);
+    size_t lo = img->index[0].page, hi = (size_t)img->index[n - 1].page + 1;
+    if (pool_carve_run(&h->arena->pool, lo, hi - lo, runs, nruns) != VMGC_OK)
+        gc_fatal_status("handing a restored heap's pages to the page pool failed");
     meta_free(runs);
-    if (st != VMGC_OK)
-        return st;
     struct page_desc *d = h->arena->pt.desc;
-    uint32_t epoch = h->epoch;
+    uint32_t epoch = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
     size_t head = 0;
     lock_take(&h->pages_lock);
     for (size_t k = 0; k < n; k++) {
         const struct image_index_entry *e = &img->index[k];
         size_t p = e->page;
         if (e->kind == IMAGE_LARGE_BODY) { /* image_open checked it follows its head */
-            d[p].space = PK_LARGE_BODY;
+            __atomic_store_n(&d[p].space, PK_LARGE_BODY, __ATOMIC_RELAXED);
             d[p].gc_word[2] = (uint32_t)head;
             ps_set(h, p, PS_MAKE(PS_BLACK, 0));
             continue;
         }
         head = p;
-        d[p].space = e->kind == IMAGE_SMALL ? PK_SMALL : PK_LARGE_HEAD;
+        __atomic_store_n(&d[p].space, e->kind == IMAGE_SMALL ? PK_SMALL : PK_LARGE_HEAD,
+                         __ATOMIC_RELAXED);
         d[p].gc_word[1] = e->info;
         d[p].gc_word[2] = 0;
         ps_set(h, p, PS_MAKE(PS_BLACK, epoch));
         pages_note_inuse_locked(h, p);
     }
     pthread_mutex_unlock(&h->pages_lock);
-    return VMGC_OK;
 }
 
 void restore_settle(struct vmgc_heap *h)
 {
     struct restored *r = h->restored;
-    if (!r)
+    if (!r || __atomic_load_n(&r->finalized, __ATOMIC_ACQUIRE))
         return;
     imageload_settle(h->arena);
-    if (!__atomic_load_n(&r->load.done, __ATOMIC_ACQUIRE) ||
-        __atomic_exchange_n(&r->gaps_released, 1, __ATOMIC_ACQ_REL))
-        return;
-    for (size_t k = 0; k < r->ngaps; k++)
-        if (pool_release(&h->arena->pool, r->gaps[k].first, r->gaps[k].n) != VMGC_OK)
-            gc_fatal_status("giving back the pages between a restored heap's pages failed");
+    if (!__atomic_load_n(&r->load.done, __ATOMIC_ACQUIRE))
+        return; /* stopped: the heap is being destroyed */
+    lock_take(&r->finalize_lock);
+    if (!r->finalized)
+        finalize_pages(h, r);
+    __atomic_store_n(&r->finalized, 1, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&r->finalize_lock);
 }
 
 static void *loader_main(void *arg)
@@ -165,6 +175,11 @@ static void *loader_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* the program's signals go to its threads */
     restore_settle(h);
+    struct restored *r = h->restored;
+    lock_take(&r->finalize_lock);
+    r->loader_exited = 1;
+    pthread_cond_broadcast(&r->loader_cond);
+    pthread_mutex_unlock(&r->finalize_lock);
     return NULL;
 }
 
@@ -173,12 +188,17 @@ void restore_heap_destroy(struct vmgc_heap *h)
     struct restored *r = h->restored;
     if (!r)
         return;
+    /* the loader is detached (a program that exits without destroying its
+     * heap leaves no thread unjoined): wait for it to say it is done */
     __atomic_store_n(&r->load.stop, 1, __ATOMIC_RELEASE);
-    if (r->loader_started)
-        pthread_join(r->loader, NULL);
+    lock_take(&r->finalize_lock);
+    while (r->loader_started && !r->loader_exited)
+        pthread_cond_wait(&r->loader_cond, &r->finalize_lock);
+    pthread_mutex_unlock(&r->finalize_lock);
     imageload_end(h->arena, &r->load);
     image_close(r->img);
-    meta_free(r->gaps);
+    pthread_mutex_destroy(&r->finalize_lock);
+    pthread_cond_destroy(&r->loader_cond);
     meta_free(r);
     h->restored = NULL;
 }
@@ -221,6 +241,8 @@ VMGC_API vmgc_status vmgc_heap_restore(vmgc_heap **out, const vmgc_config *confi
     struct restored *r = meta_calloc(1, sizeof *r);
     if (!r)
         return error_set(VMGC_ENOMEM, "vmgc_heap_restore: no memory");
+    pthread_mutex_init(&r->finalize_lock, NULL);
+    pthread_cond_init(&r->loader_cond, NULL);
     vmgc_status st = image_open(path, &r->img);
     if (st == VMGC_OK)
         st = match_types(r->img, types, ntypes);
@@ -232,7 +254,7 @@ VMGC_API vmgc_status vmgc_heap_restore(vmgc_heap **out, const vmgc_config *confi
     if (st == VMGC_OK)
         st = register_types(h, r->img, types, ntypes);
     if (st == VMGC_OK)
-        st = claim_pages(h, r);
+        st = claim_span(h, r);
     for (uint64_t k = 0; st == VMGC_OK && k < r->img->hdr.nroots; k++)
         st = roots_add_owned(h, r->img->roots[k].name, r->img->roots[k].values,
                              r->img->roots[k].count);
@@ -240,7 +262,11 @@ VMGC_API vmgc_status vmgc_heap_restore(vmgc_heap **out, const vmgc_config *confi
         st = imageload_begin(h->arena, r->img, &r->load);
     if (st == VMGC_OK) {
         h->restored = r;
-        int err = sys.pthread_create(&r->loader, NULL, loader_main, h);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int err = sys.pthread_create(&r->loader, &attr, loader_main, h);
+        pthread_attr_destroy(&attr);
         if (err == 0)
             r->loader_started = 1;
         /* without the thread, pages load on touch and before the first
@@ -254,7 +280,8 @@ VMGC_API vmgc_status vmgc_heap_restore(vmgc_heap **out, const vmgc_config *confi
             vmgc_heap_destroy(h);
         }
         image_close(r->img);
-        meta_free(r->gaps);
+        pthread_mutex_destroy(&r->finalize_lock);
+        pthread_cond_destroy(&r->loader_cond);
         meta_free(r);
         return error_restore(st, msg);
     }

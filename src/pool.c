@@ -87,6 +87,7 @@ int pool_check(struct pool *pool)
 }
 
 static void run_tag_allocated(struct pool *pool, size_t head, size_t npages);
+static vmgc_status release_checked(struct pool *pool, size_t first, size_t npages);
 
 /* First run of kind with at least n pages, or PD_NONE.  Lists hold runs of
  * [2^b, 2^(b+1)) pages, so only the first list searched needs a size test. */
@@ -175,16 +176,13 @@ static void run_tag_allocated(struct pool *pool, size_t head, size_t npages)
     }
 }
 
-vmgc_status pool_claim_fresh(struct pool *pool, const struct pool_run *runs, size_t count)
+vmgc_status pool_claim_fresh(struct pool *pool, size_t first, size_t npages)
 {
-    size_t pages = pool->pt->pages, cursor = 0;
-    for (size_t k = 0; k < count; k++) {
-        if (runs[k].n == 0 || runs[k].first < cursor || runs[k].n > pages - runs[k].first)
-            return error_set(VMGC_EINVAL, "pool_claim_fresh: run %zu (%zu pages at page %zu) is "
-                                          "empty, out of order or outside the heap",
-                             k, runs[k].n, runs[k].first);
-        cursor = runs[k].first + runs[k].n;
-    }
+    size_t pages = pool->pt->pages;
+    if (npages == 0 || first >= pages || npages > pages - first)
+        return error_set(VMGC_ERANGE, "pool_claim_fresh: %zu pages at page %zu are outside the "
+                                      "heap",
+                         npages, first);
     lock_take(&pool->lock);
     size_t whole = pool->bins[POOL_ZERO][bin_of(pages)];
     if (pool->stats.allocated_pages || whole == PD_NONE || D(pool, whole)->run_pages != pages) {
@@ -193,17 +191,47 @@ vmgc_status pool_claim_fresh(struct pool *pool, const struct pool_run *runs, siz
     }
     list_remove(pool, POOL_ZERO, whole, pages);
     run_untag(pool, whole, pages);
-    cursor = 0;
+    if (first)
+        free_run_make(pool, POOL_ZERO, 0, first);
+    run_tag_allocated(pool, first, npages);
+    if (first + npages < pages)
+        free_run_make(pool, POOL_ZERO, first + npages, pages - first - npages);
+    pool->stats.allocated_pages = npages;
+    pool->hwm_pages = first + npages;
+    pthread_mutex_unlock(&pool->lock);
+    return VMGC_OK;
+}
+
+vmgc_status pool_carve_run(struct pool *pool, size_t first, size_t npages,
+                           const struct pool_run *runs, size_t count)
+{
+    size_t cursor = first;
     for (size_t k = 0; k < count; k++) {
-        if (runs[k].first > cursor)
-            free_run_make(pool, POOL_ZERO, cursor, runs[k].first - cursor);
-        run_tag_allocated(pool, runs[k].first, runs[k].n);
-        pool->stats.allocated_pages += runs[k].n;
+        if (runs[k].n == 0 || runs[k].first < cursor || runs[k].n > first + npages - runs[k].first)
+            return error_set(VMGC_EINVAL, "pool_carve_run: run %zu (%zu pages at page %zu) is "
+                                          "empty, out of order or outside the run",
+                             k, runs[k].n, runs[k].first);
         cursor = runs[k].first + runs[k].n;
     }
-    if (cursor < pages)
-        free_run_make(pool, POOL_ZERO, cursor, pages - cursor);
-    pool->hwm_pages = cursor;
+    lock_take(&pool->lock);
+    vmgc_status st = release_checked(pool, first, npages);
+    if (st != VMGC_OK) {
+        pthread_mutex_unlock(&pool->lock);
+        return st;
+    }
+    run_untag(pool, first, npages);
+    cursor = first;
+    for (size_t k = 0; k <= count; k++) {
+        size_t next = k < count ? runs[k].first : first + npages;
+        if (next > cursor) { /* a gap: free, and never written (a hole) */
+            free_run_make(pool, POOL_ZERO, cursor, next - cursor);
+            pool->stats.allocated_pages -= next - cursor;
+        }
+        if (k < count) {
+            run_tag_allocated(pool, runs[k].first, runs[k].n);
+            cursor = runs[k].first + runs[k].n;
+        }
+    }
     pthread_mutex_unlock(&pool->lock);
     return VMGC_OK;
 }

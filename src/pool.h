@@ -60,16 +60,22 @@ int pool_check(struct pool *pool);
 vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
                        int *is_zero);
 
-/* A run of pages, for pool_claim_fresh. */
+/* A pool that has handed out nothing yet hands out [first, first+npages)
+ * as one run: a restored heap's span, its pages at their own addresses.
+ * Errors: VMGC_ERANGE, VMGC_ESTATE (not fresh); the pool is unchanged. */
+vmgc_status pool_claim_fresh(struct pool *pool, size_t first, size_t npages);
+
+/* A run of pages, for pool_carve_run. */
 struct pool_run {
     size_t first, n;
 };
 
-/* A pool that has handed out nothing yet hands out exactly these runs
- * (ascending, apart): a restored heap's pages at their own addresses.
- * O(count).  Errors: VMGC_EINVAL (bad runs), VMGC_ESTATE (not fresh); the
- * pool is unchanged then. */
-vmgc_status pool_claim_fresh(struct pool *pool, const struct pool_run *runs, size_t count);
+/* Replace the allocated run [first, +npages) by the runs given (ascending,
+ * apart, inside it), its other pages becoming free zero runs (they must be
+ * holes: never written).  O(count).  Errors: VMGC_EINVAL (bad runs),
+ * VMGC_ESTATE (not an allocated run); the pool is unchanged then. */
+vmgc_status pool_carve_run(struct pool *pool, size_t first, size_t npages,
+                           const struct pool_run *runs, size_t count);
 
 /* Take back the run that pool_alloc handed out at first with npages.  A
  * partial, unknown or already released run is refused (VMGC_ESTATE) and the

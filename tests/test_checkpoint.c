@@ -24,7 +24,14 @@
 #include "image.h"
 #include "vmgc.h"
 
-#define BASE ((void *)0x300000000000ull)
+/* a heap checkpointed needs a fixed base; ThreadSanitizer lets a program
+ * map only in its application ranges (the low 512 GiB, here), and
+ * AddressSanitizer only above its shadow (16 TiB up) */
+#if defined(__SANITIZE_THREAD__)
+#define BASE ((void *)0x006000000000ull)
+#else
+#define BASE ((void *)0x580000000000ull)
+#endif
 #define RESERVE ((size_t)1 << 30)
 
 struct node {

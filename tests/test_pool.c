@@ -52,6 +52,40 @@ START_TEST(fresh_pages_are_zero_and_recycled_are_dirty)
 }
 END_TEST
 
+/* A restored heap's span: claimed whole from a fresh pool, carved later
+ * into its runs with the gaps free (restore.c .sol.claim-span). */
+START_TEST(claim_then_carve)
+{
+    struct fixture f;
+    setup(&f, 64, 64);
+    ck_assert_int_eq(pool_claim_fresh(&f.pool, 10, 20), VMGC_OK);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 20);
+    /* allocation stays out of the span */
+    size_t a;
+    int zero;
+    ck_assert_int_eq(pool_alloc(&f.pool, 10, 0, &a, &zero), VMGC_OK);
+    ck_assert(a + 10 <= 10 || a >= 30);
+    ck_assert_int_eq(pool_claim_fresh(&f.pool, 40, 2), VMGC_ESTATE); /* not fresh now */
+    struct pool_run bad[] = {{12, 3}, {11, 1}};
+    ck_assert_int_eq(pool_carve_run(&f.pool, 10, 20, bad, 2), VMGC_EINVAL);
+    struct pool_run out[] = {{8, 3}};
+    ck_assert_int_eq(pool_carve_run(&f.pool, 10, 20, out, 1), VMGC_EINVAL);
+    ck_assert_int_eq(pool_carve_run(&f.pool, 11, 19, out, 0), VMGC_ESTATE); /* not a run */
+    struct pool_run runs[] = {{10, 1}, {12, 3}, {20, 10}};
+    ck_assert_int_eq(pool_carve_run(&f.pool, 10, 20, runs, 3), VMGC_OK);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 10 + 14);
+    /* each run is a run now: released whole, and the gaps are allocatable */
+    ck_assert_int_eq(pool_release(&f.pool, 12, 3), VMGC_OK);
+    ck_assert_int_eq(pool_release(&f.pool, 20, 2), VMGC_ESTATE);
+    ck_assert_int_eq(pool_release(&f.pool, 20, 10), VMGC_OK);
+    ck_assert_int_eq(pool_release(&f.pool, 10, 1), VMGC_OK);
+    ck_assert_int_eq(pool_release(&f.pool, a, 10), VMGC_OK);
+    ck_assert_uint_eq(pool_get_stats(&f.pool).allocated_pages, 0);
+    ck_assert_int_eq(pool_alloc(&f.pool, 64, POOL_NEED_ZERO, &a, &zero), VMGC_OK); /* all merged */
+    teardown(&f);
+}
+END_TEST
+
 START_TEST(zero_after_release_over_target)
 {
     struct fixture f;
@@ -281,6 +315,7 @@ int main(void)
     tcase_add_test(tc, bad_releases_are_refused);
     tcase_add_test(tc, deferred_release_takes_whole_runs_only);
     tcase_add_test(tc, random_runs_coalesce);
+    tcase_add_test(tc, claim_then_carve);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
