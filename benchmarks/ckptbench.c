@@ -2,8 +2,11 @@
  * writing the heap (the Redis-style snapshot) and the disk's own speed.
  *
  *   ckptbench --live MIB [--backend uffd|mprotect] [--threads N] [--repeat R] [--dir DIR]
+ *   ckptbench --header        (the CSV header only)
  *
  *   cycle_s        a plain collection, start to end (what a checkpoint rides on)
+ *   ck_sync_s      the part of ck_write_s after the collection ended (the
+ *                  index, types, roots, header, fdatasync, rename)
  * Live data: a list of 256-byte nodes (MIB of them) and a vector pointing
  * at every 16th node.  N mutator threads (default 2) write random nodes and
  * allocate garbage the whole time, saves included.  Each repeat measures:
@@ -19,6 +22,9 @@
  *   all_ms         restore to every node read (sum checked)
  *   cold_*         the same after the image was dropped from the page cache
  *                  (posix_fadvise DONTNEED: this file only)
+ *   mmap_*         the alternative to loading by traps: the image file mapped
+ *                  privately (what a heap on a private file mapping would get),
+ *                  its first page read, then every page read; cold cache
  * Prints one CSV line per repeat (header first) and a median line.
  * Design: doc/design/checkpoint.md.
  */
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,23 +211,45 @@ static void restore_run(const char *path, size_t live_mib, int cold, double *usa
     vmgc_heap_destroy(heap);
 }
 
+/* The image's pages mapped privately from the file and read, cold: the
+ * reference for loading by traps into the memfd (imageload.md). */
+static void mmap_run(const char *path, double *first, double *all)
+{
+    int fd = open(path, O_RDONLY);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    off_t size = lseek(fd, 0, SEEK_END);
+    double t0 = now_ms();
+    volatile const char *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    (void)p[4096];
+    *first = now_ms() - t0;
+    uint64_t sum = 0;
+    for (off_t off = 4096; off < size; off += 4096)
+        sum += (unsigned char)p[off];
+    *all = now_ms() - t0;
+    munmap((void *)p, (size_t)size);
+    close(fd);
+    if (sum == 1) /* keep the reads */
+        fprintf(stderr, " ");
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-#define NCOLS 16
+#define NCOLS 19
 static const char *const cols[NCOLS] = {
-    "cycle_s", "flip_ms", "ck_pause_ms", "ck_write_s", "image_mib", "live_mib", "ck_mbs", "fork_pause_ms",
+    "cycle_s", "ck_sync_s", "flip_ms", "ck_pause_ms", "ck_write_s", "image_mib", "live_mib", "ck_mbs", "fork_pause_ms",
     "fork_write_s", "dd_mbs", "restore_ms", "first_use_ms", "all_ms", "cold_restore_ms",
-    "cold_first_use_ms", "cold_all_ms"};
+    "cold_first_use_ms", "cold_all_ms", "mmap_first_ms", "mmap_all_ms"};
 
 int main(int argc, char **argv)
 {
     size_t live = 100;
     int threads = 2, repeat = 3;
     const char *dir = "/tmp";
+    int header_only = argc == 2 && !strcmp(argv[1], "--header");
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--live"))
             live = strtoul(argv[i + 1], NULL, 10);
@@ -245,6 +274,8 @@ int main(int argc, char **argv)
     for (int c = 0; c < NCOLS; c++)
         printf(",%s", cols[c]);
     printf("\n");
+    if (header_only)
+        return 0;
     for (int r = 0; r < repeat && r < 64; r++) {
         build(live);
         pthread_t pt[16];
@@ -252,10 +283,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < threads && i < 16; i++)
             pthread_create(&pt[i], NULL, mutator, (void *)(uintptr_t)(i + 1));
         usleep(100000);
-        double *x = v[r] + 1;
+        double *x = v[r] + 2;
         double tc = now_ms();
         vmgc_collect(heap, 1);
-        x[-1] = (now_ms() - tc) / 1e3;
+        x[-2] = (now_ms() - tc) / 1e3;
         vmgc_stats st;
         vmgc_get_stats(heap, &st);
         x[0] = st.last_pause_ns / 1e6;
@@ -269,6 +300,7 @@ int main(int argc, char **argv)
         }
         x[1] = res.pause_ns / 1e6;
         x[2] = res.write_ns / 1e9;
+        x[-1] = res.sync_ns / 1e9;
         x[3] = res.image_bytes / 1048576.0;
         x[5] = x[3] / x[2];
         fork_snapshot(dir, &x[6], &x[7]);
@@ -280,6 +312,7 @@ int main(int argc, char **argv)
         x[8] = dd_mbs(dir, live);
         restore_run(path, live, 0, &x[9], &x[10], &x[11]);
         restore_run(path, live, 1, &x[12], &x[13], &x[14]);
+        mmap_run(path, &x[15], &x[16]);
         unlink(path);
         printf("%s,%zu,%d", backend, live, threads);
         for (int c = 0; c < NCOLS; c++)

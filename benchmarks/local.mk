@@ -21,4 +21,5 @@ benchmarks_gcold_LDADD = $(BENCH_LIBS)
 benchmarks_mperm_LDADD = $(BENCH_LIBS)
 benchmarks_alloc_LDADD = $(BENCH_LIBS)
 
-EXTRA_DIST += benchmarks/README.md benchmarks/suite.sh benchmarks/summarize.sh benchmarks/plots.gp
+EXTRA_DIST += benchmarks/README.md benchmarks/suite.sh benchmarks/summarize.sh benchmarks/plots.gp \
+	benchmarks/cktable.sh benchmarks/ckplots.gp

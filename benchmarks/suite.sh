@@ -13,6 +13,9 @@
 #   table.md      the same as a Markdown table, with time and footprint relative
 #                 to the best system of each row; printed at the end
 #   pauses.png mmu.png time.png memory.png   (gnuplot; see plots.gp)
+#   checkpoint.csv checkpoint.md checkpoint.png   checkpoints against a fork()
+#                 child and dd, and restore times (benchmarks/ckptbench; --only
+#                 checkpoint runs just these)
 #   raw/          each run's pause list and MMU curve
 set -euo pipefail
 
@@ -56,10 +59,11 @@ $(for m in $gcold_sizes; do echo "gcold-${m}M|gcold|--live $m"; done)
 mperm|mperm|
 alloc|alloc|"
 [ -z "$only" ] || rows=$(printf '%s\n' "$rows" | grep "^$only|" || true)
-[ -n "$rows" ] || { echo "suite: no workload matches '$only'" >&2; exit 2; }
+[ -n "$rows" ] || [ "$only" = checkpoint ] || { echo "suite: no workload matches '$only'" >&2; exit 2; }
 
-echo "label,$("$bin/gcbench" --header)" >"$out/results.csv"
 failures=0
+if [ -n "$rows" ]; then
+echo "label,$("$bin/gcbench" --header)" >"$out/results.csv"
 read -r -a sys_list <<<"$systems"
 nsys=${#sys_list[@]}
 for r in $(seq "$repeat"); do
@@ -88,8 +92,39 @@ if command -v gnuplot >/dev/null; then
 else
     echo "suite: gnuplot not installed (apt-get install gnuplot-nox): no plots" >&2
 fi
+fi # rows
+
+# Checkpoints (benchmarks/ckptbench, vmgc only): the checkpoint's pause and
+# write against a fork() child writing the same heap and dd, and restore
+# times; 2 mutator threads write during every save.
+if [ -z "$only" ] || [ "$only" = checkpoint ]; then
+    if [ "$size" = quick ]; then ck_sizes="100"; else ck_sizes="100 1024"; fi
+    ck_backends=""
+    for sys in $systems; do
+        case "$sys" in vmgc-uffd) ck_backends="$ck_backends uffd" ;; vmgc-mprotect) ck_backends="$ck_backends mprotect" ;; esac
+    done
+    "$bin/ckptbench" --header >"$out/checkpoint.csv"
+    for b in $ck_backends; do
+        for m in $ck_sizes; do
+            printf '  %-15s %-18s %s MiB live\n' checkpoint "vmgc-$b" "$m" >&2
+            if "$bin/ckptbench" --live "$m" --backend "$b" --repeat "$repeat" --dir "$out/raw" \
+                >"$out/raw/checkpoint.$b.$m.csv" 2>"$out/raw/checkpoint.$b.$m.err"; then
+                grep ',median$' "$out/raw/checkpoint.$b.$m.csv" | sed 's/,median$//' >>"$out/checkpoint.csv"
+            else
+                failures=$((failures + 1))
+                echo "suite: ckptbench $b $m MiB failed: $(tail -1 "$out/raw/checkpoint.$b.$m.err")" >&2
+            fi
+        done
+    done
+    "$here/cktable.sh" "$out/checkpoint.csv" >"$out/checkpoint.md"
+    if command -v gnuplot >/dev/null && [ "$(wc -l <"$out/checkpoint.csv")" -gt 1 ]; then
+        (cd "$out" && gnuplot "$here/ckplots.gp") || echo "suite: gnuplot failed on checkpoint.png" >&2
+    fi
+fi
+
 echo
 echo "Results in $out ($repeat runs each, $(nproc) cores, Linux $(uname -r))"
 echo
-cat "$out/table.md"
+[ ! -f "$out/table.md" ] || cat "$out/table.md"
+[ ! -f "$out/checkpoint.md" ] || { echo; cat "$out/checkpoint.md"; }
 [ "$failures" -eq 0 ] || { echo "suite: $failures runs failed (see above)" >&2; exit 1; }

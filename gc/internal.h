@@ -67,6 +67,9 @@ struct copier {
     uint32_t hold1;  /* 0, or 1 + the page whose PS_INFLIGHT we hold while scanning it */
     int world_stopped; /* .sol.sole-copier: set by the flip around root forwarding; no
                           other copier or sealer can run, so copies take no lock'd steps */
+    struct ck_batch *ck_batch; /* a collector thread's page writes for a checkpoint, batched
+                                  (checkpoint.c .sol.batch); NULL elsewhere.  Synchronization:
+                                  set and cleared by the cycle while the copier is idle. */
     uint64_t bytes_copied, objects_copied;
 };
 
@@ -340,8 +343,9 @@ void checkpoint_record_roots(struct vmgc_heap *h);  /* flip, world stopped, root
 void checkpoint_flipped(struct vmgc_heap *h);       /* after the flip */
 void checkpoint_cycle_end(struct vmgc_heap *h);     /* every to-space page black */
 void checkpoint_heap_destroy(struct vmgc_heap *h);
-/* A to-space page turns black: save it first.  Async-signal-safe. */
-void checkpoint_save(struct vmgc_heap *h, size_t page, size_t npages);
+/* A to-space page turns black: save it first (c: whoever blackens it, or
+ * NULL).  Async-signal-safe when c has no batch (traps never have one). */
+void checkpoint_save(struct vmgc_heap *h, struct copier *c, size_t page, size_t npages);
 static inline int checkpoint_active(struct vmgc_heap *h)
 {
     return __atomic_load_n(&h->ck_active, __ATOMIC_ACQUIRE) != NULL;

@@ -27,9 +27,9 @@ static uint32_t cur_epoch(struct vmgc_heap *h)
  * .sol.expose-before-count: once `pending` is 0 the cycle may end and
  * verify stops the world; a page counted before it was exposed could be
  * seen black and still protected (a thread stopped between the two steps). */
-static void finish_black(struct vmgc_heap *h, size_t page, size_t npages)
+static void finish_black(struct vmgc_heap *h, struct copier *c, size_t page, size_t npages)
 {
-    checkpoint_save(h, page, npages);
+    checkpoint_save(h, c, page, npages);
     ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
     if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
                        npages << VM_PAGE_SHIFT) != VMGC_OK)
@@ -414,7 +414,7 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
         }
     }
     copier_flush_stats(h, c);
-    finish_black(h, page, npages);
+    finish_black(h, c, page, npages);
 }
 
 /* Whatever state the page is in, return when it is black (0), or -1 when
@@ -465,7 +465,7 @@ void scan_discard_grey(struct vmgc_heap *h, size_t page)
         if (PS_STATE(w) != PS_GREY)
             return;
         if (ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w)))) {
-            finish_black(h, page, 1);
+            finish_black(h, NULL, page, 1);
             return;
         }
     }

@@ -256,6 +256,8 @@ typedef struct vmgc_checkpoint_result {
     uint64_t pages;       /* heap pages in the image */
     uint64_t pause_ns;    /* the checkpoint's pause */
     uint64_t write_ns;    /* from the pause to the image synced and renamed */
+    uint64_t sync_ns;     /* of which after the collection ended: index, types, roots,
+                           * header, fdatasync, rename */
 } vmgc_checkpoint_result;
 
 /* Start a checkpoint of heap to path.  Waits for a collection in progress
