@@ -252,6 +252,7 @@ void checkpoint_cycle_end(struct vmgc_heap *h)
         c->ck_batch = NULL;
     }
     __atomic_store_n(&h->ck_active, NULL, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&h->st_checkpoints, 1, __ATOMIC_RELAXED);
     lock_take(&h->trigger_lock);
     __atomic_store_n(&ck->stage, CK_SCANNED, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&h->done_cond);

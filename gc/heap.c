@@ -406,6 +406,8 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->forks = __atomic_load_n(&h->st_forks, __ATOMIC_RELAXED);
     s->fork_pause_max_ns = __atomic_load_n(&h->st_fork_pause_max, __ATOMIC_RELAXED);
     s->fork_copy_pending = forksnap_parent_pending(h->arena) || forksnap_child_pending(h->arena);
+    s->checkpoints = __atomic_load_n(&h->st_checkpoints, __ATOMIC_RELAXED);
+    restore_get_stats(h, s);
 }
 
 VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)

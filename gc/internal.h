@@ -210,6 +210,7 @@ struct vmgc_heap {
      * running cycle saves, and the one not waited for yet.  Synchronization:
      * atomic (pending, active); trigger_lock (unfinished). */
     struct vmgc_checkpoint *ck_pending, *ck_active, *ck_unfinished;
+    uint64_t st_checkpoints; /* Synchronization: atomic. */
     /* a heap made from an image (restore.c), or NULL.  Synchronization:
      * immutable after creation. */
     struct restored *restored;
@@ -354,6 +355,8 @@ static inline int checkpoint_active(struct vmgc_heap *h)
 /* ---- restore.c: a heap from an image ---- */
 void restore_settle(struct vmgc_heap *h);  /* every page loaded (before a cycle, a fork) */
 void restore_heap_destroy(struct vmgc_heap *h);
+extern int restore_test_no_loader; /* tests: pages load on touch only */
+void restore_get_stats(struct vmgc_heap *h, vmgc_stats *st);
 
 /* ---- verify.c ---- */
 void verify_flip(struct vmgc_heap *h);

@@ -29,6 +29,9 @@ struct restored {
     pthread_cond_t loader_cond;
 };
 
+/* Tests only: no background loader, so pages load on touch alone. */
+int restore_test_no_loader;
+
 static const char *layout_name(vmgc_layout l)
 {
     static const char *const names[] = {"VMGC_LAYOUT_NO_POINTERS", "VMGC_LAYOUT_ALL_POINTERS",
@@ -153,6 +156,17 @@ static void finalize_pages(struct vmgc_heap *h, struct restored *r)
     pthread_mutex_unlock(&h->pages_lock);
 }
 
+void restore_get_stats(struct vmgc_heap *h, vmgc_stats *st)
+{
+    struct restored *r = h->restored;
+    if (!r)
+        return;
+    st->image_loading = !__atomic_load_n(&r->finalized, __ATOMIC_ACQUIRE);
+    st->image_pages_loaded = __atomic_load_n(&r->load.pages_loaded, __ATOMIC_RELAXED);
+    st->image_load_traps = __atomic_load_n(&r->load.trap_loads, __ATOMIC_RELAXED);
+    st->image_load_widenings = __atomic_load_n(&r->load.widenings, __ATOMIC_RELAXED);
+}
+
 void restore_settle(struct vmgc_heap *h)
 {
     struct restored *r = h->restored;
@@ -263,6 +277,8 @@ VMGC_API vmgc_status vmgc_heap_restore(vmgc_heap **out, const vmgc_config *confi
     if (st == VMGC_OK) {
         h->restored = r;
         pthread_attr_t attr;
+        if (__atomic_load_n(&restore_test_no_loader, __ATOMIC_RELAXED))
+            goto no_loader;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         int err = sys.pthread_create(&r->loader, &attr, loader_main, h);
@@ -271,6 +287,7 @@ VMGC_API vmgc_status vmgc_heap_restore(vmgc_heap **out, const vmgc_config *confi
             r->loader_started = 1;
         /* without the thread, pages load on touch and before the first
          * collection: slower to settle, not wrong */
+    no_loader:;
     }
     if (st != VMGC_OK) {
         char msg[1024];

@@ -223,6 +223,12 @@ typedef struct vmgc_stats {
     const char *barrier_note;  /* why the automatic choice fell back to mprotect, or "" */
     int fork_copy_pending;     /* the heap is still being copied for a fork child (in the
                                 * parent) or from the parent (in the child): doc/design/fork.md */
+    uint64_t checkpoints;      /* checkpoints this heap's collections saved (each written
+                                * whole; vmgc_checkpoint_wait says whether it reached disk) */
+    int image_loading;         /* a restored heap's pages are still loading (imageload.md) */
+    uint64_t image_pages_loaded; /* pages loaded from the image so far */
+    uint64_t image_load_traps; /* of which on first touch, by a trap (16 pages a trap) */
+    uint64_t image_load_widenings; /* loads shown wider than asked at the VMA limit */
 } vmgc_stats;
 
 VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);

@@ -124,6 +124,7 @@ static void load_and_show(struct arena *a, struct imageload *ld, size_t g0, size
             trap_fatal("showing loaded image pages in the mutator view failed (mprotect or "
                        "UFFDIO_CONTINUE)",
                        pagetable_page_addr(&a->pt, group_first(ld, g0)));
+        __atomic_fetch_add(&ld->widenings, 1, __ATOMIC_RELAXED);
         width *= 16;
         if (width > 256) {
             g0 = 0;

@@ -28,6 +28,7 @@ struct imageload {
     size_t ngroups;
     int uffd;            /* the barrier backend maps pages with UFFDIO_CONTINUE */
     uint64_t pages_loaded, trap_loads; /* Synchronization: atomic. */
+    uint64_t widenings;  /* shows retried wider at the VMA limit.  Synchronization: atomic. */
     int stop;            /* the background loader should stop.  Synchronization: atomic. */
     int done;            /* everything loaded and shown.  Synchronization: atomic. */
     uint64_t done_ns;    /* CLOCK_MONOTONIC when done */

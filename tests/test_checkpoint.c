@@ -22,6 +22,8 @@
 
 #include "testlib.h"
 #include "image.h"
+#include "internal.h"
+#include "sys.h"
 #include "vmgc.h"
 
 /* a heap checkpointed needs a fixed base; ThreadSanitizer lets a program
@@ -245,6 +247,9 @@ static void roundtrip(int backend, int background)
         ck_assert_uint_le(w, t);
     vmgc_checkpoint_result r;
     ck_assert_msg(vmgc_checkpoint_wait(ck, &r) == VMGC_OK, "%s", vmgc_last_error());
+    vmgc_stats hs;
+    vmgc_get_stats(heap, &hs);
+    ck_assert_uint_eq(hs.checkpoints, 1);
     uint64_t live = (LIST_N + VEC_N) * 24 + VEC_N * 8 + 8;
     ck_assert_uint_ge(r.live_bytes, live);
     /* live only: the garbage list (1.2 MB) is not there */
@@ -642,6 +647,49 @@ static void damaged_page_is_fatal(int backend)
 }
 BOTH(damaged_page_is_fatal)
 
+/* At the VMA limit showing a loaded group fails (ENOMEM); the fault then
+ * loads and shows a wider region (imageload.md .sol.widen). */
+static int vma_limit_child(void *arg)
+{
+    (void)arg;
+    restore_test_no_loader = 1; /* the touches below are the only loads */
+    if (restore(bad_backend, path, 0) != VMGC_OK)
+        return 1;
+    void *r[2] = {0};
+    if (vmgc_root_restore(heap, "roots", r, 2) != VMGC_OK)
+        return 2;
+    sys_inject_begin();
+    sys_inject_fail_nth(SYS_CALL_MPROTECT, 1, ENOMEM);
+    int ok = list_ok(r[0], 20000, 7); /* traps load the list's pages */
+    int fired = sys_inject_fired();
+    vmgc_stats st;
+    vmgc_get_stats(heap, &st);
+    if (!st.image_loading || !st.image_load_traps || st.image_load_widenings != 1) {
+        fprintf(stderr, "loading: %d, %llu trap loads, %llu widenings (want 1)\n",
+                st.image_loading, (unsigned long long)st.image_load_traps,
+                (unsigned long long)st.image_load_widenings);
+        ok = 0;
+    }
+    vmgc_collect(heap, 1);
+    ok = ok && list_ok(r[0], 20000, 7);
+    vmgc_get_stats(heap, &st);
+    ok = ok && !st.image_loading && st.image_pages_loaded > 20000 * 24 / 4096;
+    sys_reset();
+    if (!fired)
+        fprintf(stderr, "no mprotect failed: the widening was not exercised\n");
+    return ok && fired ? 0 : 3;
+}
+
+static void restore_at_vma_limit(int backend)
+{
+    bad_backend = backend;
+    make_dir();
+    save_small_image(backend, path);
+    ck_assert_int_eq(in_child(vma_limit_child, NULL), 0);
+    remove_dir();
+}
+BOTH(restore_at_vma_limit)
+
 /* ---- a full disk ---- */
 
 static void full_disk(int backend)
@@ -774,6 +822,7 @@ int main(void)
     tcase_add_loop_test(bad, damaged_page_is_fatal_t, 0, 2);
     tcase_add_loop_test(bad, full_disk_t, 0, 2);
     tcase_add_loop_test(bad, killed_saver_t, 0, 2);
+    tcase_add_loop_test(bad, restore_at_vma_limit_t, 0, 2);
     suite_add_tcase(s, bad);
     return test_run(s);
 }
