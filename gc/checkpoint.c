@@ -8,7 +8,9 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +500,38 @@ static struct vmgc_checkpoint *ck_new(struct vmgc_heap *h, const char *path)
     return ck;
 }
 
+/* .sol.stale-tmp: a saver killed mid-write leaves path.tmp.<pid>; the
+ * next checkpoint to the same path removes those whose process is gone. */
+static void remove_stale_tmp(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, blen = strlen(base);
+    char dir[4096];
+    if (dlen >= sizeof dir - 1)
+        return;
+    if (slash)
+        memcpy(dir, path, dlen ? dlen : 1), dir[dlen ? dlen : 1] = '\0';
+    else
+        strcpy(dir, ".");
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *n = e->d_name;
+        if (strncmp(n, base, blen) != 0 || strncmp(n + blen, ".tmp.", 5) != 0)
+            continue;
+        char *end;
+        long pid = strtol(n + blen + 5, &end, 10);
+        if (*end || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        char full[4096 + 256];
+        snprintf(full, sizeof full, "%s/%s", dir, n);
+        unlink(full);
+    }
+    closedir(d);
+}
+
 VMGC_API vmgc_status vmgc_checkpoint_start(vmgc_heap *h, const char *path, vmgc_checkpoint **out)
 {
     if (!out)
@@ -508,6 +542,7 @@ VMGC_API vmgc_status vmgc_checkpoint_start(vmgc_heap *h, const char *path, vmgc_
     if (!path || !*path)
         return error_set(VMGC_EINVAL, "vmgc_checkpoint_start: give a file path");
     fork_settle(h);
+    remove_stale_tmp(path);
     struct vmgc_checkpoint *ck = ck_new(h, path);
     if (!ck)
         return error_set(VMGC_ENOMEM, "vmgc_checkpoint_start: no memory for the checkpoint");

@@ -803,6 +803,11 @@ static void killed_saver(int backend)
         waitpid(pid, &status, 0);
         ck_assert_int_eq(in_child(check_killed_image, NULL), 0);
     }
+    /* the killed savers' temporary files go with the next checkpoint there */
+    save_small_image(backend, path);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) = 1", dir);
+    ck_assert_msg(system(cmd) == 0, "temporary files of killed savers are left in %s", dir);
     remove_dir();
 }
 BOTH(killed_saver)
