@@ -116,7 +116,9 @@ struct image {
     char *path;
     uint64_t file_bytes;
     struct image_header hdr;
-    struct image_index_entry *index; /* hdr.npages entries, ascending by page */
+    struct image_index_entry *index; /* hdr.npages entries, ascending by page; mapped from
+                                        the file (index_mapped bytes) */
+    size_t index_mapped;
     struct image_type *types;        /* hdr.ntypes */
     struct image_root *roots;        /* hdr.nroots */
 };
