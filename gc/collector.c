@@ -100,6 +100,7 @@ static size_t flip(struct vmgc_heap *h)
             roots_pin_word(h, (uintptr_t)pagetable_page_addr(&h->arena->pt, t->tlab_page));
     }
     roots_pin_ambiguous(h, self);
+    identity_pin_objects(h);
     root_blocks_grey(h);
     roots_forward_precise(h, &h->main_copier);
     checkpoint_record_roots(h);

@@ -209,6 +209,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
         meta_free(r);
     }
     root_blocks_free_all(h);
+    identity_heap_destroy(h);
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->inuse);

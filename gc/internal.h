@@ -146,6 +146,7 @@ struct vmgc_heap {
     /* roots.  Synchronization: roots_lock. */
     pthread_mutex_t roots_lock;
     struct root_range *roots;
+    struct pin_table *pins; /* vmgc_pin'd objects (identity.c) */
     struct root_block *root_blocks;
 
     /* pages in use: run heads, appended under pages_lock. */
@@ -337,6 +338,10 @@ static inline void fork_settle(struct vmgc_heap *h)
         fork_settle_slow(h);
 }
 
+/* ---- identity.c: identity hashing and pinning ---- */
+void identity_pin_objects(struct vmgc_heap *h); /* flip, world stopped, roots_lock held */
+void identity_heap_destroy(struct vmgc_heap *h);
+
 /* ---- checkpoint.c: saving a heap, riding on a cycle ---- */
 void checkpoint_cycle_begin(struct vmgc_heap *h);   /* before the flip: take a pending one */
 void checkpoint_prepare_roots(struct vmgc_heap *h); /* flip, roots_lock held, world running */
@@ -391,6 +396,31 @@ static inline uint32_t hdr_type(uint64_t h)
 static inline int hdr_forwarded(uint64_t h)
 {
     return (int)(h & 1);
+}
+
+/* A forwarding word: the copy's address | 1, and | 2 when the copy is a
+ * word longer than the original (its identity hash stored at the copy). */
+#define FWD_GREW ((uint64_t)2)
+static inline void *fwd_target(uint64_t h)
+{
+    return (void *)(uintptr_t)(h & ~(uint64_t)7);
+}
+
+/* Bytes an object takes on its page: header, payload, and the stored
+ * identity hash if it has one (identity.md). */
+static inline size_t hdr_span(uint64_t h)
+{
+    return VMGC_HEADER_BYTES + gc_round8(hdr_size(h)) +
+           ((h & VMGC_HDR_HASH_STORED) ? VMGC_HEADER_BYTES : 0);
+}
+
+/* The identity hash of an object first hashed at address addr. */
+static inline uint64_t identity_hash_of(uintptr_t addr)
+{
+    uint64_t z = (uint64_t)addr + 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
 }
 
 #endif

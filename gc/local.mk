@@ -7,6 +7,7 @@ libvmgc_core_la_SOURCES += \
 	gc/drain.c \
 	gc/fork.c \
 	gc/heap.c \
+	gc/identity.c \
 	gc/lookahead.c \
 	gc/pages.c \
 	gc/pagestate.c \

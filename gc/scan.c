@@ -204,7 +204,7 @@ int copier_scan_own(struct vmgc_heap *h, struct copier *c, int in_signal, unsign
             char *obj = base + off + VMGC_HEADER_BYTES;
             uint64_t hd = hdr_load(obj);
             scan_object(h, c, obj, hd, in_signal);
-            __atomic_store_n(&d->gc_word[2], (uint32_t)(off + VMGC_HEADER_BYTES + gc_round8(hdr_size(hd))),
+            __atomic_store_n(&d->gc_word[2], (uint32_t)(off + hdr_span(hd)),
                              __ATOMIC_RELEASE);
             any = 1;
         }
@@ -306,16 +306,23 @@ void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal
         bad_pointer(p);
     uint64_t hd = hdr_load(src);
     if (hdr_forwarded(hd))
-        return (void *)(uintptr_t)(hd & ~(uint64_t)1);
+        return fwd_target(hd);
     size_t size = hdr_size(hd);
     uint32_t type = hdr_type(hd);
     if (type == 0 || type >= h->ntypes || size > VMGC_SMALL_MAX)
         bad_pointer(p);
-    size_t total = VMGC_HEADER_BYTES + gc_round8(size);
+    /* .sol.hash-grow (identity.md): an object hashed where it is keeps that
+     * hash in a word after its payload from its first move on */
+    int grow = (hd & (VMGC_HDR_HASHED | VMGC_HDR_HASH_STORED)) == VMGC_HDR_HASHED;
+    size_t span = hdr_span(hd), total = span + (grow ? VMGC_HEADER_BYTES : 0);
     char *dst = copy_reserve(h, c, total, in_signal);
-    memcpy(dst, src - VMGC_HEADER_BYTES, total);
+    memcpy(dst, src - VMGC_HEADER_BYTES, span);
+    if (grow) {
+        *(uint64_t *)(dst + span) = identity_hash_of((uintptr_t)p);
+        *(uint64_t *)dst = hd | VMGC_HDR_HASH_STORED;
+    }
     char *dst_payload = a->vm.base + (dst - a->vm.alias) + VMGC_HEADER_BYTES;
-    uint64_t expect = hd, forwarded = (uint64_t)(uintptr_t)dst_payload | 1;
+    uint64_t expect = hd, forwarded = (uint64_t)(uintptr_t)dst_payload | 1 | (grow ? FWD_GREW : 0);
     uint64_t *hdr = (uint64_t *)(src - VMGC_HEADER_BYTES);
     /* .sol.sole-copier: in the flip nobody else copies, so a store does
      * what the CAS would, without serializing the cache misses */
@@ -329,7 +336,7 @@ void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal
     }
     /* .sol.race: another copier won; use its copy, give back our space */
     copy_done(h, c, total, 0);
-    return (void *)(uintptr_t)(expect & ~(uint64_t)1);
+    return fwd_target(expect);
 }
 
 /* ---- scanning ---- */
@@ -410,7 +417,7 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
             if (hdr_forwarded(hd))
                 gc_fatal("forwarded object in a to-space page");
             scan_object(h, c, obj, hd, in_signal);
-            off += VMGC_HEADER_BYTES + gc_round8(hdr_size(hd));
+            off += hdr_span(hd);
         }
     }
     copier_flush_stats(h, c);
@@ -488,9 +495,12 @@ size_t object_start(struct vmgc_heap *h, size_t page, uintptr_t addr, uint64_t *
         if (hd == 0)
             break;
         uint64_t sized = hd;
-        if (hdr_forwarded(hd)) /* the size is in the copy's header */
-            sized = hdr_load((char *)vm_alias_of(&h->arena->vm, (void *)(uintptr_t)(hd & ~(uint64_t)1)));
-        size_t len = VMGC_HEADER_BYTES + gc_round8(hdr_size(sized));
+        size_t less = 0;
+        if (hdr_forwarded(hd)) { /* the size is in the copy's header */
+            sized = hdr_load((char *)vm_alias_of(&h->arena->vm, fwd_target(hd)));
+            less = (hd & FWD_GREW) ? VMGC_HEADER_BYTES : 0; /* the copy grew a hash word */
+        }
+        size_t len = hdr_span(sized) - less;
         if (addr < mbase + off + len) {
             *header = sized;
             return mbase + off + VMGC_HEADER_BYTES;

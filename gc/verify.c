@@ -67,7 +67,7 @@ static void check_page_objects(struct vmgc_heap *h, size_t page)
                     check_slot(&slots[i], &ctx);
         if (t->layout == VMGC_LAYOUT_TRACE)
             t->trace(obj, size, check_slot, &ctx);
-        off += VMGC_HEADER_BYTES + gc_round8(size);
+        off += hdr_span(hd);
     }
 }
 

@@ -163,6 +163,23 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *thread, vmgc_type type, size_t size)
 /* Bytes the object was allocated with. */
 VMGC_API size_t vmgc_object_size(const void *obj);
 
+/* ---- Identity: doc/design/identity.md ------------------------------- */
+
+/* A hash of the object's identity: the same for the object's whole life,
+ * however often it moves (and across a checkpoint and restore), for `eq?`
+ * hash tables and the like.  Distinct live objects may share a hash (it is
+ * a hash, not an id).  Cheap: no allocation; an object never hashed costs
+ * nothing, one hashed costs a header bit, and a word once it has moved.
+ * Any attached thread, concurrently with the collector. */
+VMGC_API uint64_t vmgc_object_hash(const void *obj);
+
+/* Keep obj at its address until as many vmgc_unpin calls (its page stays
+ * in place; the objects it points to still move): for an address handed to
+ * C code that keeps it.  Errors: VMGC_EINVAL (not an object of heap),
+ * VMGC_ESTATE (vmgc_unpin of an object not pinned). */
+VMGC_API vmgc_status vmgc_pin(vmgc_heap *heap, const void *obj);
+VMGC_API vmgc_status vmgc_unpin(vmgc_heap *heap, const void *obj);
+
 /* ---- Roots ---------------------------------------------------------- */
 
 /* Precise roots: count slots holding object pointers or NULL, updated when

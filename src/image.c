@@ -538,7 +538,8 @@ static vmgc_status count_page(struct image *img, size_t k, const char *buf)
         img->types[type - 1].bytes += size;
         if (e->kind != IMAGE_SMALL)
             break;
-        off += VMGC_HEADER_BYTES + ((size + 7) & ~(uint64_t)7);
+        off += VMGC_HEADER_BYTES + ((size + 7) & ~(uint64_t)7) +
+               ((hd & VMGC_HDR_HASH_STORED) ? VMGC_HEADER_BYTES : 0);
     }
     return VMGC_OK;
 }

@@ -153,6 +153,7 @@ static vmgc_status restore(int backend, const char *p, unsigned flags)
 
 static void *roots[2]; /* list, vector */
 static int rt_backend;
+static uint64_t hash_list, hash_vec, hash_slot7; /* identity hashes taken before the save */
 
 static int restored_ok(void)
 {
@@ -186,12 +187,20 @@ static int restore_child(void *arg)
     }
     if (!restored_ok())
         return 3;
+    /* identity hashes survive the image (and the moves after it) */
+    if (vmgc_object_hash(roots[0]) != hash_list || vmgc_object_hash(roots[1]) != hash_vec ||
+        vmgc_object_hash(((void **)roots[1])[7]) != hash_slot7) {
+        fprintf(stderr, "identity hashes changed across the image\n");
+        return 9;
+    }
     /* the restored heap collects, allocates and saves again */
     struct node *extra = list_make(5000, 99);
     vmgc_collect(heap, 1);
     vmgc_collect(heap, 1);
     if (!restored_ok() || !list_ok(extra, 5000, 99))
         return 4;
+    if (vmgc_object_hash(roots[0]) != hash_list || vmgc_object_hash(((void **)roots[1])[7]) != hash_slot7)
+        return 10;
     vmgc_stats s;
     vmgc_get_stats(heap, &s);
     if (s.collections < 2)
@@ -230,6 +239,9 @@ static void build_roundtrip_heap(int backend, int background)
         x->value = 1000000 + i;
         ((void **)roots[1])[i] = x;
     }
+    hash_list = vmgc_object_hash(roots[0]);
+    hash_vec = vmgc_object_hash(roots[1]);
+    hash_slot7 = vmgc_object_hash(((void **)roots[1])[7]);
 }
 
 static void roundtrip(int backend, int background)

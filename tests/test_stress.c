@@ -22,6 +22,7 @@ struct node {
     struct node *left, *right; /* plain pointers (bitmap words 0, 1) */
     uintptr_t tagged;          /* pointer | 1, or 0 (trace callback) */
     uint64_t id, value, check;
+    uint64_t hash, hashed; /* vmgc_object_hash taken (hashed != 0): it must never change */
 };
 
 static vmgc_heap *heap;
@@ -79,6 +80,10 @@ static struct node *new_node(struct mutator *m)
     n->id = (uint64_t)m->id << 48 | m->next_id++;
     n->value = mix(n->id);
     n->check = mix(n->id ^ n->value);
+    if (n->id % 4 == 0) { /* identity hashes: taken where the node is born */
+        n->hash = vmgc_object_hash(n);
+        n->hashed = 1;
+    }
     return n;
 }
 
@@ -113,7 +118,7 @@ static void *new_bytes(struct mutator *m, size_t len)
 static uint32_t type_of(const void *p)
 {
     uint64_t h = *(const uint64_t *)((const char *)p - 8);
-    return (uint32_t)(h >> 1) & 0xfffff;
+    return (uint32_t)(h >> VMGC_TYPE_SHIFT) & 0xfffff;
 }
 
 static void verify_obj(const void *p, int depth, uint64_t *count)
@@ -126,6 +131,13 @@ static void verify_obj(const void *p, int depth, uint64_t *count)
         const struct node *n = p;
         REQUIRE(n->value == mix(n->id) && n->check == mix(n->id ^ n->value),
                       "node %p corrupted (id %llx)", p, (unsigned long long)n->id);
+        REQUIRE(!n->hashed || vmgc_object_hash(n) == n->hash,
+                "node %p (id %llx): its identity hash changed", p, (unsigned long long)n->id);
+        if (!n->hashed && n->id % 7 == 0) { /* ... and after it may have moved */
+            struct node *w = (struct node *)(uintptr_t)p;
+            w->hash = vmgc_object_hash(w);
+            w->hashed = 1;
+        }
         verify_obj(n->left, depth + 1, count);
         verify_obj(n->right, depth + 1, count);
         if (n->tagged)

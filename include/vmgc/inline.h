@@ -19,9 +19,15 @@ struct vmgc_alloc_buffer {
     char *limit;
 };
 
+/* The header word before every object: bit 0 forwarded (the collector's),
+ * bit 1 identity hash taken at this address, bit 2 the hash is kept in the
+ * word after the payload (the object moved since it was hashed), bits 3..22
+ * the type, bits 23..63 the size in bytes (doc/design/identity.md). */
 #define VMGC_HEADER_BYTES 8u
-#define VMGC_TYPE_SHIFT 1
-#define VMGC_SIZE_SHIFT 21
+#define VMGC_HDR_HASHED ((uint64_t)1 << 1)
+#define VMGC_HDR_HASH_STORED ((uint64_t)1 << 2)
+#define VMGC_TYPE_SHIFT 3
+#define VMGC_SIZE_SHIFT 23
 /* Objects up to this many bytes (header included) share pages and may
  * move; larger ones get their own pages and never move. */
 #define VMGC_SMALL_MAX 2048u
