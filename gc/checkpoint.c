@@ -303,9 +303,10 @@ static char *types_section(struct vmgc_heap *h, size_t *len, uint64_t *ntypes)
     for (uint32_t i = 1; buf && i < h->ntypes; i++) {
         const struct gc_type *t = &h->types[i];
         size_t nl = strlen(t->name);
+        int bits = t->layout == VMGC_LAYOUT_BITMAP || t->layout == VMGC_LAYOUT_VECTOR;
         struct image_type_rec rec = {.id = i, .layout = (uint32_t)t->layout,
-                                     .bitmap = t->layout == VMGC_LAYOUT_BITMAP ? t->bitmap : 0,
-                                     .name_len = (uint32_t)nl};
+                                     .bitmap = bits ? t->bitmap : 0, .name_len = (uint32_t)nl,
+                                     .fixed_bytes = (uint32_t)t->fixed_bytes};
         memcpy(buf + at, &rec, sizeof rec);
         at += sizeof rec;
         memcpy(buf + at, t->name, nl);

@@ -222,8 +222,41 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
 
 static int same_desc(const struct gc_type *t, const vmgc_type_desc *d)
 {
-    return t->layout == d->layout && (d->layout != VMGC_LAYOUT_BITMAP || t->bitmap == d->bitmap) &&
+    int bits = d->layout == VMGC_LAYOUT_BITMAP || d->layout == VMGC_LAYOUT_VECTOR;
+    return t->layout == d->layout && (!bits || t->bitmap == d->bitmap) &&
+           (d->layout != VMGC_LAYOUT_VECTOR || t->fixed_bytes == d->fixed_bytes) &&
            (d->layout != VMGC_LAYOUT_TRACE || t->trace == d->trace);
+}
+
+/* .sol.layout-checks (alloc.md): what can be known wrong at registration. */
+static vmgc_status check_layout(const vmgc_type_desc *d)
+{
+    if ((unsigned)d->layout > VMGC_LAYOUT_VECTOR)
+        return error_set(VMGC_EINVAL, "type '%s': unknown layout %d", d->name, (int)d->layout);
+    if (d->layout == VMGC_LAYOUT_TRACE && !d->trace)
+        return error_set(VMGC_EINVAL, "type '%s': VMGC_LAYOUT_TRACE needs a trace callback",
+                         d->name);
+    int top = d->bitmap ? 63 - __builtin_clzll(d->bitmap) : -1; /* highest word marked */
+    if (d->layout == VMGC_LAYOUT_BITMAP && d->size && (size_t)top >= d->size / 8 && top >= 0)
+        return error_set(VMGC_EINVAL,
+                         "type '%s': bitmap 0x%llx marks word %d, but the type is %zu bytes "
+                         "(words 0..%zu); bit i stands for word i from the object's start "
+                         "(build it with VMGC_PTR_BIT)",
+                         d->name, (unsigned long long)d->bitmap, top, d->size,
+                         d->size / 8 ? d->size / 8 - 1 : 0);
+    if (d->layout == VMGC_LAYOUT_VECTOR) {
+        if (d->fixed_bytes % sizeof(void *) || d->fixed_bytes > 64 * sizeof(void *))
+            return error_set(VMGC_EINVAL,
+                             "type '%s': VMGC_LAYOUT_VECTOR needs fixed_bytes a multiple of %zu "
+                             "and at most %zu (it is %zu)",
+                             d->name, sizeof(void *), 64 * sizeof(void *), d->fixed_bytes);
+        if (top >= 0 && (size_t)top >= d->fixed_bytes / 8)
+            return error_set(VMGC_EINVAL,
+                             "type '%s': bitmap 0x%llx marks word %d, past the %zu bytes of "
+                             "fixed fields; the array after them is all pointers already",
+                             d->name, (unsigned long long)d->bitmap, top, d->fixed_bytes);
+    }
+    return VMGC_OK;
 }
 
 VMGC_API vmgc_status vmgc_type_register(vmgc_heap *h, const vmgc_type_desc *d, vmgc_type *out)
@@ -232,11 +265,9 @@ VMGC_API vmgc_status vmgc_type_register(vmgc_heap *h, const vmgc_type_desc *d, v
         return error_set(VMGC_EINVAL, "vmgc_type_register: not a live heap");
     if (!d || !out || !d->name || !*d->name)
         return error_set(VMGC_EINVAL, "vmgc_type_register: give a description with a name");
-    if ((unsigned)d->layout > VMGC_LAYOUT_TRACE)
-        return error_set(VMGC_EINVAL, "type '%s': unknown layout %d", d->name, (int)d->layout);
-    if (d->layout == VMGC_LAYOUT_TRACE && !d->trace)
-        return error_set(VMGC_EINVAL, "type '%s': VMGC_LAYOUT_TRACE needs a trace callback",
-                         d->name);
+    vmgc_status st = check_layout(d);
+    if (st != VMGC_OK)
+        return st;
     lock_take(&h->types_lock);
     for (uint32_t i = 1; i < h->ntypes; i++)
         if (strcmp(h->types[i].name, d->name) == 0) {
@@ -265,6 +296,7 @@ VMGC_API vmgc_status vmgc_type_register(vmgc_heap *h, const vmgc_type_desc *d, v
     t->layout = d->layout;
     t->bitmap = d->bitmap;
     t->trace = d->trace;
+    t->fixed_bytes = d->layout == VMGC_LAYOUT_VECTOR ? d->fixed_bytes : 0;
     *out = h->ntypes;
     __atomic_store_n(&h->ntypes, h->ntypes + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&h->types_lock);

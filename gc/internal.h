@@ -56,6 +56,7 @@ struct gc_type {
     vmgc_layout layout;
     uint64_t bitmap;
     vmgc_trace_fn trace;
+    size_t fixed_bytes; /* VMGC_LAYOUT_VECTOR */
 };
 
 /* A copier: a thread that copies objects (collector threads, and mutators

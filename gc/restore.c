@@ -35,8 +35,9 @@ int restore_test_no_loader;
 static const char *layout_name(vmgc_layout l)
 {
     static const char *const names[] = {"VMGC_LAYOUT_NO_POINTERS", "VMGC_LAYOUT_ALL_POINTERS",
-                                        "VMGC_LAYOUT_BITMAP", "VMGC_LAYOUT_TRACE"};
-    return (unsigned)l <= VMGC_LAYOUT_TRACE ? names[l] : "an unknown layout";
+                                        "VMGC_LAYOUT_BITMAP", "VMGC_LAYOUT_TRACE",
+                                        "VMGC_LAYOUT_VECTOR"};
+    return (unsigned)l <= VMGC_LAYOUT_VECTOR ? names[l] : "an unknown layout";
 }
 
 /* .sol.types-by-name: every type of the image is described by the program
@@ -60,7 +61,14 @@ static vmgc_status match_types(const struct image *img, const vmgc_type_desc *ty
                              "type '%s' has %s in image %s but %s in the program; an image is "
                              "restored only into a program whose types match it",
                              t->name, layout_name(t->layout), img->path, layout_name(d->layout));
-        if (d->layout == VMGC_LAYOUT_BITMAP && d->bitmap != t->bitmap)
+        if (d->layout == VMGC_LAYOUT_VECTOR && d->fixed_bytes != t->fixed_bytes)
+            return error_set(VMGC_EINVAL,
+                             "type '%s' has %u bytes of fixed fields in image %s but %zu in the "
+                             "program; an image is restored only into a program whose types "
+                             "match it",
+                             t->name, t->fixed_bytes, img->path, d->fixed_bytes);
+        if ((d->layout == VMGC_LAYOUT_BITMAP || d->layout == VMGC_LAYOUT_VECTOR) &&
+            d->bitmap != t->bitmap)
             return error_set(VMGC_EINVAL,
                              "type '%s' has pointer bitmap 0x%llx in image %s but 0x%llx in the "
                              "program; an image is restored only into a program whose types "

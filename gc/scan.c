@@ -377,6 +377,15 @@ void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t head
     case VMGC_LAYOUT_TRACE:
         t->trace(obj, size, visit_slot, &v);
         break;
+    case VMGC_LAYOUT_VECTOR: {
+        size_t fixed = t->fixed_bytes / sizeof(void *);
+        for (size_t i = 0; i < words && i < fixed; i++)
+            if (t->bitmap >> i & 1)
+                visit_slot(&slots[i], &v);
+        for (size_t i = fixed; i < words; i++)
+            visit_slot(&slots[i], &v);
+        break;
+    }
     }
 }
 

@@ -20,12 +20,31 @@ static __attribute__((noreturn)) void violated(const char *what, size_t page, ui
 struct check_ctx {
     struct vmgc_heap *h;
     size_t page;
+    const char *obj;           /* the object whose slots a trace callback visits, or NULL */
+    size_t size;
+    const struct gc_type *type;
 };
+
+static __attribute__((noreturn)) void type_violated(const struct gc_type *t, const char *what,
+                                                    const void *obj, size_t size)
+{
+    fprintf(stderr, "vmgc: verify: type '%s': %s (object %p of %zu bytes)\n", t->name, what, obj,
+            size);
+    abort();
+}
 
 static void check_slot(void **slot, void *ctx)
 {
     struct check_ctx *c = ctx;
     struct arena *a = c->h->arena;
+    /* .sol.trace-bounds: a trace callback may visit a local copy (a tagged
+     * pointer untagged), but a heap slot outside its object is a bug */
+    int in_heap = vm_contains(&a->vm, slot) ||
+                  ((const char *)slot >= a->vm.alias && (const char *)slot < a->vm.alias + a->vm.size);
+    if (c->obj && in_heap &&
+        ((const char *)slot < c->obj || (const char *)slot + sizeof(void *) > c->obj + c->size))
+        type_violated(c->type, "its trace callback visited a heap slot outside the object", c->obj,
+                      c->size);
     void *p = *slot;
     if (!vm_contains(&a->vm, p))
         return;
@@ -43,7 +62,7 @@ static void check_page_objects(struct vmgc_heap *h, size_t page)
 {
     struct page_desc *d = &h->arena->pt.desc[page];
     char *base = h->arena->vm.alias + (page << VM_PAGE_SHIFT);
-    struct check_ctx ctx = {h, page};
+    struct check_ctx ctx = {h, page, NULL, 0, NULL};
     size_t limit = d->space == PK_LARGE_HEAD ? VMGC_HEADER_BYTES + 1 : d->gc_word[1];
     for (size_t off = 0; off + VMGC_HEADER_BYTES <= limit;) {
         char *obj = base + off + VMGC_HEADER_BYTES;
@@ -61,12 +80,26 @@ static void check_page_objects(struct vmgc_heap *h, size_t page)
         if (t->layout == VMGC_LAYOUT_ALL_POINTERS)
             for (size_t i = 0; i < words; i++)
                 check_slot(&slots[i], &ctx);
-        else if (t->layout == VMGC_LAYOUT_BITMAP)
+        else if (t->layout == VMGC_LAYOUT_BITMAP) {
+            /* .sol.bitmap-bounds: a bit past the object's end names a word of
+             * the next object; scanning skips it, but the layout is wrong */
+            if (words < 64 && (t->bitmap >> words))
+                type_violated(t, "its bitmap marks a word past the end of an object", obj, size);
             for (size_t i = 0; i < words && i < 64; i++)
                 if (t->bitmap >> i & 1)
                     check_slot(&slots[i], &ctx);
-        if (t->layout == VMGC_LAYOUT_TRACE)
-            t->trace(obj, size, check_slot, &ctx);
+        } else if (t->layout == VMGC_LAYOUT_VECTOR) {
+            size_t fixed = t->fixed_bytes / sizeof(void *);
+            if (words < fixed)
+                type_violated(t, "an object smaller than the type's fixed fields", obj, size);
+            for (size_t i = 0; i < words; i++)
+                if (i >= fixed || (t->bitmap >> i & 1))
+                    check_slot(&slots[i], &ctx);
+        }
+        if (t->layout == VMGC_LAYOUT_TRACE) {
+            struct check_ctx tc = {h, page, obj, size, t};
+            t->trace(obj, size, check_slot, &tc);
+        }
         off += hdr_span(hd);
     }
 }
@@ -87,7 +120,7 @@ static void verify_root_blocks(struct vmgc_heap *h, int at_end)
             }
             if (PS_STATE(w) != PS_BLACK || ps_is_from(h, w) || prot)
                 violated("a root block page is not black and exposed at the end of a cycle", i, w);
-            struct check_ctx ctx = {h, i};
+            struct check_ctx ctx = {h, i, NULL, 0, NULL};
             void **slots = (void **)(h->arena->vm.alias + (i << VM_PAGE_SHIFT));
             for (size_t k = 0; k < VM_PAGE_SIZE / sizeof(void *); k++)
                 check_slot(&slots[k], &ctx);

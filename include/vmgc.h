@@ -122,14 +122,55 @@ typedef enum vmgc_layout {
     VMGC_LAYOUT_NO_POINTERS,  /* strings, numbers */
     VMGC_LAYOUT_ALL_POINTERS, /* every word is a pointer or NULL (arrays, cons cells) */
     VMGC_LAYOUT_BITMAP,       /* bit i of bitmap set: word i is a pointer (words 0..63) */
-    VMGC_LAYOUT_TRACE         /* the trace callback knows */
+    VMGC_LAYOUT_TRACE,        /* the trace callback knows */
+    VMGC_LAYOUT_VECTOR        /* fixed fields (fixed_bytes of them, pointers where bitmap
+                               * says), then pointers from fixed_bytes to the object's end:
+                               * a vector with a length field, a closure with its slots */
 } vmgc_layout;
 
+/* Pointer maps.  Bit i of a bitmap stands for word i of the object, word 0
+ * at the address vmgc_alloc returns (the header is before it).  For
+ *     struct pair { void *car; long tag; void *cdr; };
+ * the bitmap is 0x5 (words 0 and 2), which
+ *     VMGC_PTR_BIT(struct pair, car) | VMGC_PTR_BIT(struct pair, cdr)
+ * builds from the declaration, so adding a field cannot silently break it;
+ * VMGC_TYPE_STRUCT(name, struct pair, bits) fills a whole description,
+ * with the size that registration checks the bitmap against.  A field must
+ * be pointer-aligned and within the first 64 words (checked at compile
+ * time in C). */
+#if defined(__cplusplus)
+#define VMGC_PTR_BIT(type, field) ((uint64_t)1 << (offsetof(type, field) / sizeof(void *)))
+#else
+#define VMGC_PTR_BIT(type, field)                                                          \
+    ((uint64_t)1 << (offsetof(type, field) / sizeof(void *)) |                            \
+     0 * sizeof(struct {                                                                   \
+         _Static_assert(offsetof(type, field) % sizeof(void *) == 0,                       \
+                        "VMGC_PTR_BIT: " #field " is not pointer-aligned in " #type);      \
+         _Static_assert(offsetof(type, field) / sizeof(void *) < 64,                       \
+                        "VMGC_PTR_BIT: " #field " is past word 63 of " #type);             \
+         int vmgc_unused;                                                                   \
+     }))
+/* A vmgc_type_desc for a fixed-size struct whose pointers bits names. */
+#define VMGC_TYPE_STRUCT(type_name, type, bits)                                            \
+    ((vmgc_type_desc){.name = (type_name), .layout = VMGC_LAYOUT_BITMAP, .bitmap = (bits), \
+                      .size = sizeof(type)})
+/* A vmgc_type_desc for a struct ending in an array of pointers (a flexible
+ * array member or the allocation's rest), its fixed fields' pointers in
+ * bits. */
+#define VMGC_TYPE_VECTOR(type_name, type, array_field, bits)                               \
+    ((vmgc_type_desc){.name = (type_name), .layout = VMGC_LAYOUT_VECTOR, .bitmap = (bits), \
+                      .fixed_bytes = offsetof(type, array_field)})
+#endif
+
 typedef struct vmgc_type_desc {
-    const char *name;  /* stable name, unique per heap (checkpoints will use it) */
+    const char *name;  /* stable name, unique per heap (checkpoints use it) */
     vmgc_layout layout;
-    uint64_t bitmap;   /* VMGC_LAYOUT_BITMAP */
+    uint64_t bitmap;   /* VMGC_LAYOUT_BITMAP; VMGC_LAYOUT_VECTOR: among the fixed fields */
     vmgc_trace_fn trace; /* VMGC_LAYOUT_TRACE */
+    size_t fixed_bytes; /* VMGC_LAYOUT_VECTOR: bytes before the pointer array (a multiple of
+                         * 8, at most 512) */
+    size_t size;       /* 0, or the size of every object of the type: then a bitmap bit at or
+                        * past the last word is refused at registration */
 } vmgc_type_desc;
 
 /* Register a type.  Registering the same name with the same description

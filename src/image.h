@@ -73,7 +73,7 @@ struct image_type_rec {
     uint32_t layout;
     uint64_t bitmap;
     uint32_t name_len;
-    uint32_t zero;
+    uint32_t fixed_bytes; /* VMGC_LAYOUT_VECTOR, else 0 */
 };
 
 /* A root record: the name, then count words (the slots' values as of the
@@ -100,6 +100,7 @@ struct image_type {
     uint32_t id;
     vmgc_layout layout;
     uint64_t bitmap;
+    uint32_t fixed_bytes;
     char *name;
     uint64_t objects, bytes; /* filled by image_count_objects */
 };

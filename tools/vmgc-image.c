@@ -20,8 +20,9 @@
 
 static const char *layout_name(vmgc_layout l)
 {
-    static const char *const names[] = {"no pointers", "all pointers", "bitmap", "trace"};
-    return (unsigned)l <= VMGC_LAYOUT_TRACE ? names[l] : "?";
+    static const char *const names[] = {"no pointers", "all pointers", "bitmap", "trace",
+                                        "vector"};
+    return (unsigned)l <= VMGC_LAYOUT_VECTOR ? names[l] : "?";
 }
 
 static int show_progress;
