@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "testlib.h"
+#include "image.h"
 #include "vmgc.h"
 
 #define SLOTS 256
@@ -292,11 +293,33 @@ static void stress_run(int backend, unsigned collector_threads)
      * have attached, and the test would verify an empty heap. */
     while (__atomic_load_n(&mutators_started, __ATOMIC_ACQUIRE) < nthreads)
         usleep(100);
+    /* every 10th cycle (VMGC_STRESS_CHECKPOINT_EVERY; 0: none) is a
+     * checkpoint, whose image must open, match every checksum, and hold
+     * only objects of known types */
+    const char *cenv = getenv("VMGC_STRESS_CHECKPOINT_EVERY");
+    uint64_t ck_every = cenv && *cenv ? strtoull(cenv, NULL, 10) : 10, ck_done = 0;
+    char ck_path[64];
+    snprintf(ck_path, sizeof ck_path, "/tmp/vmgc-stress-%d.img", (int)getpid());
     vmgc_stats s;
+    vmgc_get_stats(heap, &s);
     do {
-        ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+        if (ck_every && s.collections % ck_every == ck_every - 1) {
+            vmgc_checkpoint *ck;
+            ck_assert_msg(vmgc_checkpoint_start(heap, ck_path, &ck) == VMGC_OK, "%s",
+                          vmgc_last_error());
+            ck_assert_msg(vmgc_checkpoint_wait(ck, NULL) == VMGC_OK, "%s", vmgc_last_error());
+            struct image *img;
+            ck_assert_msg(image_open(ck_path, &img) == VMGC_OK, "%s", vmgc_last_error());
+            ck_assert_msg(image_verify_pages(img, NULL, NULL) == VMGC_OK, "%s", vmgc_last_error());
+            ck_assert_msg(image_count_objects(img) == VMGC_OK, "%s", vmgc_last_error());
+            image_close(img);
+            ck_done++;
+        } else {
+            ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+        }
         vmgc_get_stats(heap, &s);
     } while (s.collections < cycles_target);
+    unlink(ck_path);
     __atomic_store_n(&stop_flag, 1, __ATOMIC_RELEASE);
     uint64_t verified = 0, least_cycles_seen = UINT64_MAX;
     for (int i = 0; i < nthreads; i++) {
@@ -317,6 +340,7 @@ static void stress_run(int backend, unsigned collector_threads)
             (unsigned long long)s.large_promoted, (double)s.pause_max_ns / 1e3,
             s.live_bytes_after_last >> 10);
     ck_assert_uint_ge(s.collections, cycles_target);
+    ck_assert_uint_eq(s.checkpoints, ck_done);
     ck_assert_uint_gt(verified, 0);
     ck_assert_uint_gt(least_cycles_seen, 0); /* every thread verified across a cycle */
     ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
