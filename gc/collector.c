@@ -378,6 +378,7 @@ void collector_cycle(struct vmgc_heap *h)
         for (struct vmgc_thread *t = h->threads; t; t = t->next)
             threads_retire_tlab(h, t);
         verify_end(h);
+        verify_unrooted_globals(h);
         (void)threads_start_world(h);
         pthread_mutex_unlock(&h->pages_lock);
         pthread_mutex_unlock(&h->roots_lock);

@@ -153,6 +153,8 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     if (st != VMGC_OK)
         goto fail;
     arena_set_trap_fn(h->arena, barrier_trap, h);
+    if (c.verify)
+        h->verify_globals = roots_program_segments(); /* verify.c .sol.unrooted-globals */
     h->sig = HEAP_SIG;
     st = fork_register(h);
     if (st != VMGC_OK) {
@@ -210,6 +212,8 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     }
     root_blocks_free_all(h);
     identity_heap_destroy(h);
+    roots_free_regions(h->regions);
+    roots_free_regions(h->verify_globals);
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->inuse);

@@ -96,6 +96,13 @@ struct vmgc_thread {
     struct vmgc_thread *next;     /* Synchronization: heap->threads_lock. */
 };
 
+/* .sol.region: an ambiguous root range (vmgc_root_add_region): every word in
+ * it that points into the heap pins its page, as a stack's words do. */
+struct root_region {
+    const char *lo, *hi;
+    struct root_region *next;
+};
+
 struct root_range {
     void **slots;
     size_t count;
@@ -148,6 +155,12 @@ struct vmgc_heap {
     pthread_mutex_t roots_lock;
     struct root_range *roots;
     struct pin_table *pins; /* vmgc_pin'd objects (identity.c) */
+    struct root_region *regions;
+    int data_segments_rooted; /* vmgc_root_add_data_segments was called */
+    /* verification: the main program's writable segments, looked up at
+     * creation (not in a stopped world: dl_iterate_phdr takes the loader's
+     * lock), for naming globals that are not roots (verify.c).  Immutable. */
+    struct root_region *verify_globals;
     struct root_block *root_blocks;
 
     /* pages in use: run heads, appended under pages_lock. */
@@ -306,6 +319,10 @@ vmgc_status roots_take_owned(struct vmgc_heap *h, const char *name, void **slots
 void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);
 void roots_pin_word(struct vmgc_heap *h, uintptr_t word);
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
+/* The main program's writable segments as a list of regions (NULL: none or
+ * no memory); the caller frees it with roots_free_regions. */
+struct root_region *roots_program_segments(void);
+void roots_free_regions(struct root_region *r);
 
 /* ---- rootblock.c ---- */
 void root_blocks_grey(struct vmgc_heap *h);
@@ -367,6 +384,7 @@ void restore_get_stats(struct vmgc_heap *h, vmgc_stats *st);
 /* ---- verify.c ---- */
 void verify_flip(struct vmgc_heap *h);
 void verify_end(struct vmgc_heap *h);
+void verify_unrooted_globals(struct vmgc_heap *h); /* world stopped, before from-space goes */
 
 /* ---- heap.c ---- */
 void heap_init_locks(struct vmgc_heap *h);

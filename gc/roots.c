@@ -246,6 +246,108 @@ static int pin_segment(struct dl_phdr_info *info, size_t size, void *ctx)
     return 1; /* the main program only */
 }
 
+static int list_segment(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    struct root_region **list = ctx;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_W))
+            continue;
+        struct root_region *r = meta_calloc(1, sizeof *r);
+        if (!r)
+            return 1;
+        r->lo = (const char *)(info->dlpi_addr + ph->p_vaddr);
+        r->hi = r->lo + ph->p_memsz;
+        r->next = *list;
+        *list = r;
+    }
+    return 1; /* the main program only */
+}
+
+struct root_region *roots_program_segments(void)
+{
+    struct root_region *list = NULL;
+    dl_iterate_phdr(list_segment, &list);
+    return list;
+}
+
+void roots_free_regions(struct root_region *r)
+{
+    for (struct root_region *n; r; r = n) {
+        n = r->next;
+        meta_free(r);
+    }
+}
+
+VMGC_API vmgc_status vmgc_root_add_region(vmgc_heap *h, const void *start, size_t bytes)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_root_add_region: not a live heap");
+    const char *lo = start, *hi = lo + bytes;
+    if (!start || !bytes || hi < lo)
+        return error_set(VMGC_EINVAL, "vmgc_root_add_region: give a non-NULL start and bytes > 0");
+    const char *hb = h->arena->vm.base, *he = hb + h->arena->vm.size;
+    if (lo < he && hi > hb)
+        return error_set(VMGC_EINVAL, "vmgc_root_add_region: [%p, %p) overlaps the heap; heap "
+                                      "objects are traced through their types",
+                         start, (const void *)hi);
+    struct root_region *r = meta_calloc(1, sizeof *r);
+    if (!r)
+        return error_set(VMGC_ENOMEM, "vmgc_root_add_region: no memory");
+    r->lo = lo;
+    r->hi = hi;
+    lock_take(&h->roots_lock);
+    r->next = h->regions;
+    h->regions = r;
+    pthread_mutex_unlock(&h->roots_lock);
+    return VMGC_OK;
+}
+
+VMGC_API vmgc_status vmgc_root_remove_region(vmgc_heap *h, const void *start)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_root_remove_region: not a live heap");
+    lock_take(&h->roots_lock);
+    struct root_region **pp = &h->regions;
+    while (*pp && (*pp)->lo != (const char *)start)
+        pp = &(*pp)->next;
+    struct root_region *r = *pp;
+    if (r)
+        *pp = r->next;
+    pthread_mutex_unlock(&h->roots_lock);
+    if (!r)
+        return error_set(VMGC_ESTATE, "vmgc_root_remove_region: no region starts at %p", start);
+    meta_free(r);
+    return VMGC_OK;
+}
+
+/* .sol.data-segments: looked up now, not in the flip (dl_iterate_phdr
+ * takes the loader's lock, which a stopped thread may hold). */
+VMGC_API vmgc_status vmgc_root_add_data_segments(vmgc_heap *h)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_root_add_data_segments: not a live heap");
+    lock_take(&h->roots_lock);
+    int done = h->data_segments_rooted;
+    h->data_segments_rooted = 1;
+    pthread_mutex_unlock(&h->roots_lock);
+    if (done)
+        return VMGC_OK;
+    struct root_region *segs = roots_program_segments();
+    if (!segs)
+        return error_set(VMGC_EUNAVAILABLE, "vmgc_root_add_data_segments: the program has no "
+                                             "writable segments to scan");
+    lock_take(&h->roots_lock);
+    struct root_region *last = segs;
+    while (last->next)
+        last = last->next;
+    last->next = h->regions;
+    h->regions = segs;
+    pthread_mutex_unlock(&h->roots_lock);
+    return VMGC_OK;
+}
+
 /* Called by the flip, world stopped, threads_lock held. */
 void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self)
 {
@@ -264,6 +366,8 @@ void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self)
         if (t->stop_sent != gen || __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TS_BLOCKED)
             pin_range(h, &t->regs, (const char *)&t->regs + sizeof t->regs);
     }
+    for (struct root_region *r = h->regions; r; r = r->next)
+        pin_range(h, r->lo, r->hi);
     if (h->config.scan_data_segments)
         dl_iterate_phdr(pin_segment, h);
 }

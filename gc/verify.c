@@ -4,6 +4,9 @@
  */
 #include "config.h"
 
+#define _GNU_SOURCE 1
+
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -163,3 +166,44 @@ void verify_end(struct vmgc_heap *h)
     }
     verify_root_blocks(h, 1);
 }
+
+/* .sol.unrooted-globals: a word of the program's data or bss that points
+ * at a from-space object at the end of a cycle was not updated: it is not
+ * a root (a stale value, or the missing root that a later touch of from-
+ * space will report).  Named here, with its symbol when the dynamic symbol
+ * table has it, while the object is still there to describe.  A warning
+ * (it may be a dead value), at most 16 a cycle.  World stopped. */
+void verify_unrooted_globals(struct vmgc_heap *h)
+{
+    if (h->data_segments_rooted || h->config.scan_data_segments)
+        return;
+    struct arena *a = h->arena;
+    unsigned told = 0;
+    for (struct root_region *r = h->verify_globals; r && told < 16; r = r->next)
+        for (const char *p = (const char *)(((uintptr_t)r->lo + 7) & ~(uintptr_t)7);
+             p + sizeof(void *) <= r->hi && told < 16; p += sizeof(void *)) {
+            void *w = *(void *const *)p;
+            if (!vm_contains(&a->vm, w))
+                continue;
+            size_t page = pagetable_index(&a->pt, w);
+            if (!ps_is_from(h, ps_load(h, ps_head_of(h, page))))
+                continue;
+            uint64_t hd;
+            if (object_start(h, page, (uintptr_t)w, &hd) != (uintptr_t)w)
+                continue;
+            uint32_t type = hdr_type(hd);
+            Dl_info info;
+            int named = dladdr(p, &info) && info.dli_sname;
+            fprintf(stderr,
+                    "vmgc: verify: the global at %p (%s%s+%#lx) points at an object of type "
+                    "'%s' at %p that the collector did not keep: it is not a root. Register it "
+                    "(vmgc_root_add, vmgc_root_add_region, vmgc_root_add_data_segments), or "
+                    "clear it if the value is dead\n",
+                    (const void *)p, named ? info.dli_sname : "no symbol",
+                    named ? "" : "; link with -rdynamic for names",
+                    named ? (unsigned long)(p - (const char *)info.dli_saddr) : 0ul,
+                    type && type < h->ntypes ? h->types[type].name : "?", w);
+            told++;
+        }
+}
+

@@ -228,6 +228,19 @@ VMGC_API vmgc_status vmgc_unpin(vmgc_heap *heap, const void *obj);
 VMGC_API vmgc_status vmgc_root_add(vmgc_heap *heap, void **slots, size_t count);
 VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *heap, void **slots);
 
+/* Ambiguous roots by region: every pointer-aligned word of [start,
+ * start+bytes) that points into the heap keeps its object (and its page)
+ * where it is, as a thread's stack does: for a struct of globals mixing
+ * pointers and other fields.  vmgc_root_add_data_segments registers the
+ * program's whole data and bss this way (the main executable's; the same as
+ * vmgc_config.scan_data_segments, as a call).  In verification mode, a
+ * global of the main program left pointing at an object the collector did
+ * not keep is named on stderr at the end of the cycle.  Errors: VMGC_EINVAL
+ * (overlaps the heap), VMGC_ESTATE (removing a region not added). */
+VMGC_API vmgc_status vmgc_root_add_region(vmgc_heap *heap, const void *start, size_t bytes);
+VMGC_API vmgc_status vmgc_root_remove_region(vmgc_heap *heap, const void *start);
+VMGC_API vmgc_status vmgc_root_add_data_segments(vmgc_heap *heap);
+
 /* vmgc_root_add, and the slots are kept in checkpoints under name (1 to
  * 4096 bytes, unique per heap): after a restore, vmgc_root_restore gives
  * their values back.  Errors: VMGC_ESTATE when the name is taken. */

@@ -161,28 +161,6 @@ static void bad_trace(void *obj, size_t size, vmgc_visit_fn visit, void *ctx)
         visit((void **)obj + i, ctx);
 }
 
-static int run_child(void (*fn)(int), int backend, char *out, size_t cap)
-{
-    int fd[2];
-    ck_assert_int_eq(pipe(fd), 0);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], STDERR_FILENO);
-        fn(backend);
-        _exit(0);
-    }
-    close(fd[1]);
-    ssize_t n = 0, r;
-    while (n + 1 < (ssize_t)cap && (r = read(fd[0], out + n, cap - 1 - (size_t)n)) > 0)
-        n += r;
-    out[n] = '\0';
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return status;
-}
-
 static void wide_bitmap_child(int backend)
 {
     setup(backend);
@@ -212,11 +190,11 @@ static void bad_trace_child(int backend)
 static void verify_names_bad_layouts(int backend)
 {
     char out[4096];
-    int st = run_child(wide_bitmap_child, backend, out, sizeof out);
+    int st = test_child_stderr(wide_bitmap_child, backend, out, sizeof out);
     ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "a wrong bitmap went unnoticed");
     ck_assert_msg(strstr(out, "type 'short': its bitmap marks a word past the end of an object"),
                   "%s", out);
-    st = run_child(bad_trace_child, backend, out, sizeof out);
+    st = test_child_stderr(bad_trace_child, backend, out, sizeof out);
     ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "a wrong trace went unnoticed");
     ck_assert_msg(strstr(out, "type 'sloppy': its trace callback visited a heap slot outside the "
                               "object"),
