@@ -101,6 +101,7 @@ static size_t flip(struct vmgc_heap *h)
     }
     roots_pin_ambiguous(h, self);
     identity_pin_objects(h);
+    roots_protect_pinned(h);
     root_blocks_grey(h);
     roots_forward_precise(h, &h->main_copier);
     checkpoint_record_roots(h);

@@ -141,7 +141,8 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->types = meta_calloc(GC_TYPE_CAPACITY, sizeof *h->types);
     h->grey_cap = h->arena->pt.pages;
     h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);
-    if (!h->types || !h->grey) {
+    h->pin_bits = meta_calloc((h->arena->pt.pages + 63) / 64, sizeof *h->pin_bits);
+    if (!h->types || !h->grey || !h->pin_bits) {
         st = VMGC_ENOMEM;
         goto fail;
     }
@@ -174,6 +175,7 @@ fail:
         arena_destroy(h->arena);
     meta_free(h->types);
     meta_free(h->grey);
+    meta_free(h->pin_bits);
     meta_free(h);
     return st;
 }
@@ -216,6 +218,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     roots_free_regions(h->verify_globals);
     meta_free(h->types);
     meta_free(h->grey);
+    meta_free(h->pin_bits);
     meta_free(h->inuse);
     meta_free(h->released);
     meta_free(h);

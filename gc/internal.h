@@ -155,6 +155,10 @@ struct vmgc_heap {
     pthread_mutex_t roots_lock;
     struct root_range *roots;
     struct pin_table *pins; /* vmgc_pin'd objects (identity.c) */
+    /* .sol.pin-batch: pages pinned in the flip, protected in runs at its
+     * end.  A bit per heap page; the flip's. */
+    uint64_t *pin_bits;
+    size_t pin_lo, pin_hi;  /* words of pin_bits that may be set: [lo, hi) */
     struct root_region *regions;
     int data_segments_rooted; /* vmgc_root_add_data_segments was called */
     /* verification: the main program's writable segments, looked up at
@@ -318,6 +322,8 @@ vmgc_status roots_add_owned(struct vmgc_heap *h, const char *name, const uint64_
 vmgc_status roots_take_owned(struct vmgc_heap *h, const char *name, void **slots, size_t count);
 void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);
 void roots_pin_word(struct vmgc_heap *h, uintptr_t word);
+/* The flip, after every pin: protect the pinned pages, a run per call. */
+void roots_protect_pinned(struct vmgc_heap *h);
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
 /* The main program's writable segments as a list of regions (NULL: none or
  * no memory); the caller frees it with roots_free_regions. */
