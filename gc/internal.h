@@ -315,6 +315,18 @@ struct vmgc_thread *threads_self(struct vmgc_heap *h);
 void threads_retire_tlab(struct vmgc_heap *h, struct vmgc_thread *t);
 void threads_lock_blocked(struct vmgc_thread *self, pthread_mutex_t *m);
 
+/* .sol.no-asan (roots.md): conservative scans read whole stacks, frames and
+ * data segments, redzones and words other threads write included (they are
+ * stopped, which the sanitizers cannot see); that is the point, so they are
+ * not instrumented. */
+#if defined(__SANITIZE_ADDRESS__)
+#define GC_CONSERVATIVE_SCAN __attribute__((no_sanitize_address))
+#elif defined(__SANITIZE_THREAD__)
+#define GC_CONSERVATIVE_SCAN __attribute__((no_sanitize("thread")))
+#else
+#define GC_CONSERVATIVE_SCAN
+#endif
+
 /* ---- roots.c ---- */
 vmgc_status roots_add_owned(struct vmgc_heap *h, const char *name, const uint64_t *values,
                             size_t count);

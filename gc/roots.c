@@ -265,13 +265,6 @@ void roots_protect_pinned(struct vmgc_heap *h)
  * (inside the stack range glibc reports) are scanned: what it writes there
  * meanwhile (errno, its own lock-wait frame) is no heap pointer it could
  * use, so ThreadSanitizer is not told about these reads either. */
-#if defined(__SANITIZE_ADDRESS__)
-#define GC_CONSERVATIVE_SCAN __attribute__((no_sanitize_address))
-#elif defined(__SANITIZE_THREAD__)
-#define GC_CONSERVATIVE_SCAN __attribute__((no_sanitize("thread")))
-#else
-#define GC_CONSERVATIVE_SCAN
-#endif
 
 /* The heap's bounds are loaded once and most words fail the test, so the
  * scan stays a tight loop: a call per word made a 119 KB stack (the pause

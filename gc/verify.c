@@ -173,7 +173,7 @@ void verify_end(struct vmgc_heap *h)
  * space will report).  Named here, with its symbol when the dynamic symbol
  * table has it, while the object is still there to describe.  A warning
  * (it may be a dead value), at most 16 a cycle.  World stopped. */
-void verify_unrooted_globals(struct vmgc_heap *h)
+GC_CONSERVATIVE_SCAN void verify_unrooted_globals(struct vmgc_heap *h)
 {
     if (h->data_segments_rooted || h->config.scan_data_segments)
         return;
