@@ -561,7 +561,8 @@ VMGC_API vmgc_status vmgc_checkpoint_start(vmgc_heap *h, const char *path, vmgc_
     ck->estimate = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
     struct vmgc_thread *self = threads_self(h);
     lock_take(&h->trigger_lock);
-    if (h->ck_pending || h->ck_active || h->ck_unfinished) {
+    if (__atomic_load_n(&h->ck_pending, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&h->ck_active, __ATOMIC_ACQUIRE) || h->ck_unfinished) {
         pthread_mutex_unlock(&h->trigger_lock);
         unlink(ck->tmp);
         ck_free(ck);

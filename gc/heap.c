@@ -127,9 +127,16 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->config = c;
     size_t usage, limit = memlimit_cgroup(&usage);
     const char *ignore = getenv("VMGC_IGNORE_CGROUP");
-    if (limit && !(ignore && *ignore && strcmp(ignore, "0") != 0))
-        /* an eighth for the rest of the process: stacks, metadata, code */
-        h->mem_budget = limit > usage ? (limit - usage) / 8 * 7 : 1;
+    if (limit && !(ignore && *ignore && strcmp(ignore, "0") != 0)) {
+        /* .sol.cgroup-budget: the rest of the process (stacks, metadata, page
+         * tables, code) keeps an eighth, and at least a quarter up to 16 MiB:
+         * under a 64 MiB limit an eighth was too little (OOM-killed in CI) */
+        size_t left = limit > usage ? limit - usage : 0;
+        size_t keep = left / 4 < ((size_t)16 << 20) ? left / 4 : (size_t)16 << 20;
+        if (keep < left / 8)
+            keep = left / 8;
+        h->mem_budget = left > keep ? left - keep : 1;
+    }
     struct arena_config ac = {.reserve_bytes = c.reserve_bytes, .fixed_base = c.fixed_base,
                               .barrier = c.barrier};
     st = arena_create(&h->arena, &ac);
