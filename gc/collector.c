@@ -383,6 +383,7 @@ void collector_cycle(struct vmgc_heap *h)
         (void)threads_start_world(h);
         pthread_mutex_unlock(&h->pages_lock);
         pthread_mutex_unlock(&h->roots_lock);
+        verify_report_unrooted(h);
     }
     checkpoint_cycle_end(h);
     __atomic_store_n(&h->cycle_running, 0, __ATOMIC_SEQ_CST);

@@ -165,6 +165,13 @@ struct vmgc_heap {
      * creation (not in a stopped world: dl_iterate_phdr takes the loader's
      * lock), for naming globals that are not roots (verify.c).  Immutable. */
     struct root_region *verify_globals;
+#define VERIFY_UNROOTED 16
+    struct {
+        const char *global;
+        void *object;
+        uint32_t type;
+    } unrooted[VERIFY_UNROOTED]; /* found in a stopped world, told after it (verify.c) */
+    unsigned n_unrooted;
     struct root_block *root_blocks;
 
     /* pages in use: run heads, appended under pages_lock. */
@@ -403,6 +410,7 @@ void restore_get_stats(struct vmgc_heap *h, vmgc_stats *st);
 void verify_flip(struct vmgc_heap *h);
 void verify_end(struct vmgc_heap *h);
 void verify_unrooted_globals(struct vmgc_heap *h); /* world stopped, before from-space goes */
+void verify_report_unrooted(struct vmgc_heap *h);  /* after the world runs again */
 
 /* ---- heap.c ---- */
 void heap_init_locks(struct vmgc_heap *h);

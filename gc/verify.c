@@ -9,14 +9,19 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "prot.h"
 
 static __attribute__((noreturn)) void violated(const char *what, size_t page, uintptr_t detail)
 {
-    fprintf(stderr, "vmgc: verify: %s (page %zu, detail %#lx)\n", what, page,
-            (unsigned long)detail);
+    /* the world is stopped: no stdio (a stopped thread may hold its lock) */
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "vmgc: verify: %s (page %zu, detail %#lx)\n", what, page,
+                     (unsigned long)detail);
+    ssize_t w = write(STDERR_FILENO, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    (void)w;
     abort();
 }
 
@@ -31,8 +36,11 @@ struct check_ctx {
 static __attribute__((noreturn)) void type_violated(const struct gc_type *t, const char *what,
                                                     const void *obj, size_t size)
 {
-    fprintf(stderr, "vmgc: verify: type '%s': %s (object %p of %zu bytes)\n", t->name, what, obj,
-            size);
+    char msg[512];
+    int n = snprintf(msg, sizeof msg, "vmgc: verify: type '%s': %s (object %p of %zu bytes)\n",
+                     t->name, what, obj, size);
+    ssize_t w = write(STDERR_FILENO, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    (void)w;
     abort();
 }
 
@@ -170,18 +178,20 @@ void verify_end(struct vmgc_heap *h)
 /* .sol.unrooted-globals: a word of the program's data or bss that points
  * at a from-space object at the end of a cycle was not updated: it is not
  * a root (a stale value, or the missing root that a later touch of from-
- * space will report).  Named here, with its symbol when the dynamic symbol
- * table has it, while the object is still there to describe.  A warning
- * (it may be a dead value), at most 16 a cycle.  World stopped. */
+ * space will report).  Found with the world stopped, while the object is
+ * still there to describe; told after the world runs again (dladdr and
+ * stdio take locks a stopped thread may hold).  A warning (it may be a dead
+ * value), at most VERIFY_UNROOTED a cycle. */
 GC_CONSERVATIVE_SCAN void verify_unrooted_globals(struct vmgc_heap *h)
 {
+    h->n_unrooted = 0;
     if (h->data_segments_rooted || h->config.scan_data_segments)
         return;
     struct arena *a = h->arena;
-    unsigned told = 0;
-    for (struct root_region *r = h->verify_globals; r && told < 16; r = r->next)
+    for (struct root_region *r = h->verify_globals; r && h->n_unrooted < VERIFY_UNROOTED;
+         r = r->next)
         for (const char *p = (const char *)(((uintptr_t)r->lo + 7) & ~(uintptr_t)7);
-             p + sizeof(void *) <= r->hi && told < 16; p += sizeof(void *)) {
+             p + sizeof(void *) <= r->hi && h->n_unrooted < VERIFY_UNROOTED; p += sizeof(void *)) {
             void *w = *(void *const *)p;
             if (!vm_contains(&a->vm, w))
                 continue;
@@ -191,19 +201,29 @@ GC_CONSERVATIVE_SCAN void verify_unrooted_globals(struct vmgc_heap *h)
             uint64_t hd;
             if (object_start(h, page, (uintptr_t)w, &hd) != (uintptr_t)w)
                 continue;
-            uint32_t type = hdr_type(hd);
-            Dl_info info;
-            int named = dladdr(p, &info) && info.dli_sname;
-            fprintf(stderr,
-                    "vmgc: verify: the global at %p (%s%s+%#lx) points at an object of type "
-                    "'%s' at %p that the collector did not keep: it is not a root. Register it "
-                    "(vmgc_root_add, vmgc_root_add_region, vmgc_root_add_data_segments), or "
-                    "clear it if the value is dead\n",
-                    (const void *)p, named ? info.dli_sname : "no symbol",
-                    named ? "" : "; link with -rdynamic for names",
-                    named ? (unsigned long)(p - (const char *)info.dli_saddr) : 0ul,
-                    type && type < h->ntypes ? h->types[type].name : "?", w);
-            told++;
+            h->unrooted[h->n_unrooted].global = p;
+            h->unrooted[h->n_unrooted].object = w;
+            h->unrooted[h->n_unrooted].type = hdr_type(hd);
+            h->n_unrooted++;
         }
 }
 
+void verify_report_unrooted(struct vmgc_heap *h)
+{
+    for (unsigned k = 0; k < h->n_unrooted; k++) {
+        const char *p = h->unrooted[k].global;
+        uint32_t type = h->unrooted[k].type;
+        Dl_info info;
+        int named = dladdr(p, &info) && info.dli_sname;
+        fprintf(stderr,
+                "vmgc: verify: the global at %p (%s%s+%#lx) points at an object of type '%s' at "
+                "%p that the collector did not keep: it is not a root. Register it "
+                "(vmgc_root_add, vmgc_root_add_region, vmgc_root_add_data_segments), or clear it "
+                "if the value is dead\n",
+                (const void *)p, named ? info.dli_sname : "no symbol",
+                named ? "" : "; link with -rdynamic for names",
+                named ? (unsigned long)(p - (const char *)info.dli_saddr) : 0ul,
+                type && type < h->ntypes ? h->types[type].name : "?", h->unrooted[k].object);
+    }
+    h->n_unrooted = 0;
+}
