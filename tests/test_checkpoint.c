@@ -291,6 +291,7 @@ BOTH(roundtrip_no_background)
 
 #define MUT_THREADS 2
 #define CELLS 1021 /* prime: cell(s) = s * 7919 % CELLS visits every cell */
+#define BALLAST_N 300000 /* enough to save that the mutators run meanwhile */
 
 struct mutator {
     pthread_t pt;
@@ -386,6 +387,15 @@ static int mutators_child(void *arg)
         fprintf(stderr, "restore: %s\n", vmgc_last_error());
         return 1;
     }
+    /* the parent's copy of the ballast's slot is stale here: take it back */
+    if (vmgc_root_restore(heap, "ballast", roots, 1) != VMGC_OK) {
+        fprintf(stderr, "%s\n", vmgc_last_error());
+        return 2;
+    }
+    if (!list_ok(roots[0], BALLAST_N, 1)) {
+        fprintf(stderr, "the restored ballast is wrong\n");
+        return 3;
+    }
     int bad = 0;
     for (int i = 0; i < MUT_THREADS; i++) {
         char name[32];
@@ -410,7 +420,7 @@ static void mutators_during_save(int backend)
     make_dir();
     heap_new(backend, 1);
     memset(roots, 0, sizeof roots);
-    roots[0] = list_make(300000, 1); /* enough to save that the mutators run meanwhile */
+    roots[0] = list_make(BALLAST_N, 1);
     ck_assert_int_eq(vmgc_root_add_named(heap, "ballast", roots, 1), VMGC_OK);
     stop_mutators = 0;
     for (int i = 0; i < MUT_THREADS; i++) {
@@ -426,23 +436,32 @@ static void mutators_during_save(int backend)
     for (int i = 0; i < MUT_THREADS; i++)
         while (__atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE) < 3 * CELLS)
             usleep(1000);
-    for (int i = 0; i < MUT_THREADS; i++)
-        at_start[i] = __atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE);
-    vmgc_checkpoint *ck;
-    ck_assert_msg(vmgc_checkpoint_start(heap, path, &ck) == VMGC_OK, "%s", vmgc_last_error());
-    for (int i = 0; i < MUT_THREADS; i++)
-        at_return[i] = __atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE);
-    vmgc_checkpoint_result r;
-    ck_assert_msg(vmgc_checkpoint_wait(ck, &r) == VMGC_OK, "%s", vmgc_last_error());
+    /* "during" counts the writes between the return of the start and the
+     * end of the save; on a loaded machine this thread may not run again
+     * until the save is over, so a save without any is taken again (each
+     * over the last image, which is tested too) */
     uint64_t during = 0;
-    for (int i = 0; i < MUT_THREADS; i++)
-        during += __atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE) - at_return[i];
+    vmgc_checkpoint_result r;
+    int attempts = 0;
+    while (attempts < 8 && during == 0) {
+        attempts++;
+        for (int i = 0; i < MUT_THREADS; i++)
+            at_start[i] = __atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE);
+        vmgc_checkpoint *ck;
+        ck_assert_msg(vmgc_checkpoint_start(heap, path, &ck) == VMGC_OK, "%s",
+                      vmgc_last_error());
+        for (int i = 0; i < MUT_THREADS; i++)
+            at_return[i] = __atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE);
+        ck_assert_msg(vmgc_checkpoint_wait(ck, &r) == VMGC_OK, "%s", vmgc_last_error());
+        for (int i = 0; i < MUT_THREADS; i++)
+            during += __atomic_load_n(&muts[i].done, __ATOMIC_ACQUIRE) - at_return[i];
+    }
     __atomic_store_n(&stop_mutators, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < MUT_THREADS; i++)
         ck_assert_int_eq(pthread_join(muts[i].pt, NULL), 0);
-    fprintf(stderr, "mutators_during_save(%s): %llu writes during the save, pause %.3f ms, "
-                    "written in %.1f ms\n",
-            test_backends[backend], (unsigned long long)during, r.pause_ns / 1e6,
+    fprintf(stderr, "mutators_during_save(%s): %llu writes during the save (saves: %d), pause "
+                    "%.3f ms, written in %.1f ms\n",
+            test_backends[backend], (unsigned long long)during, attempts, r.pause_ns / 1e6,
             r.write_ns / 1e6);
     ck_assert_msg(during > 0, "the mutators did not run during the save: nothing was tested");
     heap_end();
