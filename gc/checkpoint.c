@@ -304,7 +304,9 @@ static char *types_section(struct vmgc_heap *h, size_t *len, uint64_t *ntypes)
         const struct gc_type *t = &h->types[i];
         size_t nl = strlen(t->name);
         int bits = t->layout == VMGC_LAYOUT_BITMAP || t->layout == VMGC_LAYOUT_VECTOR;
-        struct image_type_rec rec = {.id = i, .layout = (uint32_t)t->layout,
+        struct image_type_rec rec = {.id = i,
+                                     .layout = (uint32_t)t->layout |
+                                               (uint32_t)t->weakness << IMAGE_WEAKNESS_SHIFT,
                                      .bitmap = bits ? t->bitmap : 0, .name_len = (uint32_t)nl,
                                      .fixed_bytes = (uint32_t)t->fixed_bytes};
         memcpy(buf + at, &rec, sizeof rec);

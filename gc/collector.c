@@ -92,6 +92,7 @@ static size_t flip(struct vmgc_heap *h)
     __atomic_store_n(&h->survivor_pages, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->cycle_running, 1, __ATOMIC_SEQ_CST);
+    weak_flip(h);
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
         /* .sol.tlab: a thread keeps allocating where it was, so its page is
          * pinned: whatever the thread had half-done there stays valid. */
@@ -363,12 +364,14 @@ void collector_cycle(struct vmgc_heap *h)
     checkpoint_flipped(h);
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
+    finalize_cycle_marking(h, c);
     protect_from_space(h, snapshot);
     void (*hook)(struct vmgc_heap *) =
         __atomic_load_n(&h->test_after_from_space_unmapped, __ATOMIC_ACQUIRE);
     if (hook) /* tests may set it while a cycle runs */
         hook(h);
     drain_close(h, c);
+    weak_cycle_end(h, c);
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
         /* before the stop: a mutator may hold them; roots_lock for the root

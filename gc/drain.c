@@ -130,3 +130,11 @@ void drain_close(struct vmgc_heap *h, struct copier *c)
         pthread_cond_wait(&h->drain_cond, &h->trigger_lock);
     pthread_mutex_unlock(&h->trigger_lock);
 }
+
+/* After drain_close, with the helpers asleep: the cycle's end found more
+ * to keep (weak.c: ephemeron values, objects to finalize, what weak loads
+ * copied); this thread scans it alone. */
+void drain_alone(struct vmgc_heap *h, struct copier *c)
+{
+    drain(h, c);
+}

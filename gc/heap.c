@@ -106,6 +106,7 @@ void heap_init_locks(struct vmgc_heap *h)
     pthread_cond_init(&h->trigger_cond, NULL);
     pthread_cond_init(&h->done_cond, NULL);
     pthread_cond_init(&h->drain_cond, NULL);
+    pthread_mutex_init(&h->fin_lock, NULL);
 }
 
 VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config)
@@ -149,7 +150,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->grey_cap = h->arena->pt.pages;
     h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);
     h->pin_bits = meta_calloc((h->arena->pt.pages + 63) / 64, sizeof *h->pin_bits);
-    if (!h->types || !h->grey || !h->pin_bits) {
+    if (!h->types || !h->grey || !h->pin_bits || weak_heap_init(h) != VMGC_OK) {
         st = VMGC_ENOMEM;
         goto fail;
     }
@@ -183,6 +184,7 @@ fail:
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->pin_bits);
+    weak_heap_destroy(h);
     meta_free(h);
     return st;
 }
@@ -221,6 +223,8 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     }
     root_blocks_free_all(h);
     identity_heap_destroy(h);
+    weak_heap_destroy(h);
+    finalize_heap_destroy(h);
     roots_free_regions(h->regions);
     roots_free_regions(h->verify_globals);
     meta_free(h->types);
@@ -239,7 +243,8 @@ static int same_desc(const struct gc_type *t, const vmgc_type_desc *d)
     int bits = d->layout == VMGC_LAYOUT_BITMAP || d->layout == VMGC_LAYOUT_VECTOR;
     return t->layout == d->layout && (!bits || t->bitmap == d->bitmap) &&
            (d->layout != VMGC_LAYOUT_VECTOR || t->fixed_bytes == d->fixed_bytes) &&
-           (d->layout != VMGC_LAYOUT_TRACE || t->trace == d->trace);
+           (d->layout != VMGC_LAYOUT_TRACE || t->trace == d->trace) &&
+           t->weakness == d->weakness;
 }
 
 /* .sol.layout-checks (alloc.md): what can be known wrong at registration. */
@@ -258,6 +263,22 @@ static vmgc_status check_layout(const vmgc_type_desc *d)
                          "(build it with VMGC_PTR_BIT)",
                          d->name, (unsigned long long)d->bitmap, top, d->size,
                          d->size / 8 ? d->size / 8 - 1 : 0);
+    if ((unsigned)d->weakness > VMGC_EPHEMERON)
+        return error_set(VMGC_EINVAL, "type '%s': unknown weakness %d", d->name,
+                         (int)d->weakness);
+    if (d->weakness && (d->layout == VMGC_LAYOUT_TRACE || d->layout == VMGC_LAYOUT_NO_POINTERS))
+        return error_set(VMGC_EINVAL,
+                         "type '%s': a weak type's slots are the words its layout names: use "
+                         "VMGC_LAYOUT_ALL_POINTERS, _BITMAP or _VECTOR (not a trace callback, "
+                         "and not NO_POINTERS)",
+                         d->name);
+    if (d->weakness == VMGC_EPHEMERON &&
+        !(d->layout == VMGC_LAYOUT_ALL_POINTERS || (d->bitmap & 1) ||
+          (d->layout == VMGC_LAYOUT_VECTOR && d->fixed_bytes == 0)))
+        return error_set(VMGC_EINVAL,
+                         "type '%s': an ephemeron's key is word 0, so word 0 must be a pointer "
+                         "(bit 0 of the bitmap)",
+                         d->name);
     if (d->layout == VMGC_LAYOUT_VECTOR) {
         if (d->fixed_bytes % sizeof(void *) || d->fixed_bytes > 64 * sizeof(void *))
             return error_set(VMGC_EINVAL,
@@ -311,6 +332,7 @@ VMGC_API vmgc_status vmgc_type_register(vmgc_heap *h, const vmgc_type_desc *d, v
     t->bitmap = d->bitmap;
     t->trace = d->trace;
     t->fixed_bytes = d->layout == VMGC_LAYOUT_VECTOR ? d->fixed_bytes : 0;
+    t->weakness = d->weakness;
     *out = h->ntypes;
     __atomic_store_n(&h->ntypes, h->ntypes + 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&h->types_lock);
@@ -455,6 +477,7 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->fork_copy_pending = forksnap_parent_pending(h->arena) || forksnap_child_pending(h->arena);
     s->checkpoints = __atomic_load_n(&h->st_checkpoints, __ATOMIC_RELAXED);
     restore_get_stats(h, s);
+    finalize_get_stats(h, s);
 }
 
 VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)

@@ -57,6 +57,7 @@ struct gc_type {
     uint64_t bitmap;
     vmgc_trace_fn trace;
     size_t fixed_bytes; /* VMGC_LAYOUT_VECTOR */
+    vmgc_weakness weakness; /* weak.c */
 };
 
 /* A copier: a thread that copies objects (collector threads, and mutators
@@ -241,6 +242,22 @@ struct vmgc_heap {
      * immutable after creation. */
     struct restored *restored;
 
+    /* weak references (weak.c).  weak_phase, weak_readers: atomic;
+     * weak_as_strong: set in the flip; weak_bits: a bit per heap page,
+     * set atomically by scans (traps too), read and cleared by the
+     * collector thread at the cycle's end. */
+    int weak_phase;        /* enum weak_phase */
+    uint32_t weak_readers; /* loads that may still copy (.sol.weak-handshake) */
+    int weak_as_strong;    /* a checkpoint's cycle: weak slots are traced (.sol.weak-image) */
+    uint64_t *weak_bits;
+    int weak_marked;       /* a bit of weak_bits is set */
+    uint64_t st_weak_cleared, st_ephemerons_broken; /* Synchronization: atomic. */
+    /* finalization (finalize.c).  Synchronization: fin_lock. */
+    pthread_mutex_t fin_lock;
+    void **fin_registered, **fin_queue;
+    size_t fin_nregistered, fin_registered_cap, fin_nqueue, fin_queue_cap, fin_queue_head;
+    uint64_t st_finalized;
+
     /* Tests only: runs in the collector once from-space is unmapped, so a
      * test can touch from-space at a known moment instead of racing a timer. */
     void (*test_after_from_space_unmapped)(struct vmgc_heap *h);
@@ -365,6 +382,30 @@ void collector_apply_budget(struct vmgc_heap *h, size_t live);
 vmgc_status drain_helpers_start(struct vmgc_heap *h, unsigned n); /* threads 2..n */
 void drain_open(struct vmgc_heap *h);                   /* after the flip: wake helpers */
 void drain_close(struct vmgc_heap *h, struct copier *c); /* drain; wait for helpers */
+void drain_alone(struct vmgc_heap *h, struct copier *c); /* after drain_close: more work */
+
+/* ---- weak.c: weak slots and ephemerons (weak.md) ---- */
+enum weak_phase { WEAK_MARKING = 0, WEAK_CLEARING, WEAK_SETTLED };
+vmgc_status weak_heap_init(struct vmgc_heap *h);
+void weak_heap_destroy(struct vmgc_heap *h);
+void weak_flip(struct vmgc_heap *h); /* world stopped */
+/* scan_object's part for objects of weak types; async-signal-safe */
+void weak_scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
+                      const struct gc_type *t, int in_signal);
+/* After the drain: decide, keep what finalization needs, clear. */
+void weak_cycle_end(struct vmgc_heap *h, struct copier *c);
+/* Ephemerons whose keys are alive keep their values, until no more do. */
+void weak_settle_ephemerons(struct vmgc_heap *h, struct copier *c);
+/* Whether a pointer's object is kept by this cycle so far (*now: its
+ * address from now on), or 0: a from-space object nothing reached yet. */
+int weak_referent_alive(struct vmgc_heap *h, void *p, void **now);
+int type_word_is_pointer(const struct gc_type *t, size_t i);
+
+/* ---- finalize.c: finalization (weak.md .sol.finalize) ---- */
+void finalize_heap_destroy(struct vmgc_heap *h);
+void finalize_cycle_marking(struct vmgc_heap *h, struct copier *c); /* after the flip */
+void finalize_cycle_end(struct vmgc_heap *h, struct copier *c);     /* weak_cycle_end's */
+void finalize_get_stats(struct vmgc_heap *h, vmgc_stats *s);
 
 /* ---- fork.c ---- */
 vmgc_status fork_register(struct vmgc_heap *h);

@@ -5,6 +5,7 @@ libvmgc_core_la_SOURCES += \
 	gc/checkpoint.c \
 	gc/collector.c \
 	gc/drain.c \
+	gc/finalize.c \
 	gc/fork.c \
 	gc/heap.c \
 	gc/identity.c \
@@ -16,4 +17,5 @@ libvmgc_core_la_SOURCES += \
 	gc/roots.c \
 	gc/scan.c \
 	gc/threads.c \
-	gc/verify.c
+	gc/verify.c \
+	gc/weak.c

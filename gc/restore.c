@@ -61,6 +61,16 @@ static vmgc_status match_types(const struct image *img, const vmgc_type_desc *ty
                              "type '%s' has %s in image %s but %s in the program; an image is "
                              "restored only into a program whose types match it",
                              t->name, layout_name(t->layout), img->path, layout_name(d->layout));
+        if (d->weakness != t->weakness) {
+            static const char *const weak_names[] = {"strong slots", "weak slots",
+                                                     "ephemeron slots"};
+            return error_set(VMGC_EINVAL,
+                             "type '%s' has %s in image %s but %s in the program; an image is "
+                             "restored only into a program whose types match it",
+                             t->name, weak_names[t->weakness], img->path,
+                             (unsigned)d->weakness <= VMGC_EPHEMERON ? weak_names[d->weakness]
+                                                                     : "an unknown weakness");
+        }
         if (d->layout == VMGC_LAYOUT_VECTOR && d->fixed_bytes != t->fixed_bytes)
             return error_set(VMGC_EINVAL,
                              "type '%s' has %u bytes of fixed fields in image %s but %zu in the "

@@ -162,6 +162,25 @@ typedef enum vmgc_layout {
                       .fixed_bytes = offsetof(type, array_field)})
 #endif
 
+/* Weak types (doc/design/weak.md).  The pointer slots of an object of a
+ * weak type (its layout says which words they are; not VMGC_LAYOUT_TRACE)
+ * do not keep what they point at:
+ * - VMGC_WEAK: each slot is cleared to NULL once its object is no longer
+ *   reachable through ordinary slots and roots (weak boxes, weak vectors,
+ *   the values of weak-value tables);
+ * - VMGC_EPHEMERON: word 0 is the key, held weakly; the other pointer slots
+ *   are kept only while the key is reachable other than through them, and
+ *   are cleared with the key once it is not (the entries of weak-key
+ *   tables: a value that refers back to its key does not keep it).
+ * Read such slots only with vmgc_weak_load and write them with
+ * vmgc_weak_store: during a collection a slot may hold a stale address
+ * that only vmgc_weak_load resolves. */
+typedef enum vmgc_weakness {
+    VMGC_STRONG = 0,
+    VMGC_WEAK,
+    VMGC_EPHEMERON
+} vmgc_weakness;
+
 typedef struct vmgc_type_desc {
     const char *name;  /* stable name, unique per heap (checkpoints use it) */
     vmgc_layout layout;
@@ -171,6 +190,7 @@ typedef struct vmgc_type_desc {
                          * 8, at most 512) */
     size_t size;       /* 0, or the size of every object of the type: then a bitmap bit at or
                         * past the last word is refused at registration */
+    vmgc_weakness weakness; /* VMGC_STRONG (0) unless the slots are weak (above) */
 } vmgc_type_desc;
 
 /* Register a type.  Registering the same name with the same description
@@ -220,6 +240,34 @@ VMGC_API uint64_t vmgc_object_hash(const void *obj);
  * VMGC_ESTATE (vmgc_unpin of an object not pinned). */
 VMGC_API vmgc_status vmgc_pin(vmgc_heap *heap, const void *obj);
 VMGC_API vmgc_status vmgc_unpin(vmgc_heap *heap, const void *obj);
+
+/* ---- Weak references and finalization: doc/design/weak.md --------- */
+
+/* The value of a slot of a weak type's object (VMGC_WEAK or
+ * VMGC_EPHEMERON): the object it refers to, or NULL once that object is
+ * gone.  During a collection's scan a load keeps the object alive for that
+ * collection (the caller holds it now); once the collection has started
+ * deciding what dies, a load of an undecided slot waits for the decision
+ * (a few milliseconds at most).  No mutator ever sees a stale address. */
+VMGC_API void *vmgc_weak_load(vmgc_thread *thread, void *const *slot);
+/* Store value (an object or NULL) into such a slot.  Needed because the
+ * collector clears slots concurrently (an atomic store). */
+VMGC_API void vmgc_weak_store(void **slot, void *value);
+
+/* Finalization: once obj is unreachable, the collection that finds it
+ * keeps it (and all it reaches) and queues it; vmgc_finalize_next hands it
+ * out, to whichever thread the program drains the queue from.  Order: an
+ * object that reaches another finalizable one is queued first, and the
+ * one it reaches waits for a later collection; objects that reach each
+ * other in a cycle are queued together.  Each registration queues the
+ * object once; after that it is an ordinary object (it may be stored
+ * again: resurrection is allowed, and it is not finalized again unless
+ * registered again).  Objects of weak types cannot be registered.
+ * Errors: VMGC_EINVAL (not an object of thread's heap, or of a weak type),
+ * VMGC_ENOMEM. */
+VMGC_API vmgc_status vmgc_finalize_register(vmgc_thread *thread, void *obj);
+/* The next object queued for finalization, or NULL when none is. */
+VMGC_API void *vmgc_finalize_next(vmgc_thread *thread);
 
 /* ---- Roots ---------------------------------------------------------- */
 
@@ -300,6 +348,11 @@ typedef struct vmgc_stats {
     uint64_t image_pages_loaded; /* pages loaded from the image so far */
     uint64_t image_load_traps; /* of which on first touch, by a trap (16 pages a trap) */
     uint64_t image_load_widenings; /* loads shown wider than asked at the VMA limit */
+    uint64_t weak_slots_cleared;   /* weak and ephemeron slots cleared, over the heap's life */
+    uint64_t ephemerons_broken;    /* ephemerons whose key died */
+    uint64_t objects_finalized;    /* objects queued for finalization */
+    uint64_t finalize_registered;  /* registered and not queued yet */
+    uint64_t finalize_queued;      /* queued and not handed out yet */
 } vmgc_stats;
 
 VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);

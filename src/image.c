@@ -295,7 +295,10 @@ static vmgc_status parse_types(struct image *img, const char *buf)
             return bad(img, "its type section ends inside a record");
         memcpy(&r, buf + at, sizeof r);
         at += sizeof r;
-        if (r.id != k + 1 || r.layout > VMGC_LAYOUT_VECTOR || r.name_len == 0 ||
+        uint32_t weakness = r.layout >> IMAGE_WEAKNESS_SHIFT;
+        r.layout &= (1u << IMAGE_WEAKNESS_SHIFT) - 1;
+        if (r.id != k + 1 || r.layout > VMGC_LAYOUT_VECTOR || weakness > VMGC_EPHEMERON ||
+            r.name_len == 0 ||
             (r.layout == VMGC_LAYOUT_VECTOR ? r.fixed_bytes % 8 || r.fixed_bytes > 512
                                              : r.fixed_bytes != 0) ||
             r.name_len > 4096 || h->types_bytes - at < r.name_len + (uint64_t)pad8(r.name_len))
@@ -305,6 +308,7 @@ static vmgc_status parse_types(struct image *img, const char *buf)
         struct image_type *t = &img->types[k];
         t->id = r.id;
         t->layout = (vmgc_layout)r.layout;
+        t->weakness = (vmgc_weakness)weakness;
         t->bitmap = r.bitmap;
         t->fixed_bytes = r.fixed_bytes;
         t->name = meta_calloc(r.name_len + 1, 1);

@@ -70,7 +70,7 @@ struct image_index_entry {
  * no NUL), padded to 8 bytes. */
 struct image_type_rec {
     uint32_t id;
-    uint32_t layout;
+    uint32_t layout; /* vmgc_layout | vmgc_weakness << IMAGE_WEAKNESS_SHIFT */
     uint64_t bitmap;
     uint32_t name_len;
     uint32_t fixed_bytes; /* VMGC_LAYOUT_VECTOR, else 0 */
@@ -96,9 +96,12 @@ int image_write_at(int fd, const void *buf, size_t n, uint64_t off);
 uint64_t image_header_sum(const struct image_header *hdr);
 
 /* A type or root as read from an image. */
+#define IMAGE_WEAKNESS_SHIFT 8
+
 struct image_type {
     uint32_t id;
     vmgc_layout layout;
+    vmgc_weakness weakness;
     uint64_t bitmap;
     uint32_t fixed_bytes;
     char *name;
