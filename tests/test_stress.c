@@ -1,6 +1,9 @@
 /* test_stress.c -- randomized stress: several mutator threads build and
  * mutate object graphs carrying checksums while collections run back to
  * back; every thread verifies everything it can reach after every cycle.
+ * The graphs hold weak vectors, ephemerons (whose value refers back to
+ * the key) and finalizable nodes, whose queue the threads drain and
+ * check.
  * VMGC_STRESS_CYCLES sets the number of cycles (default 40; the long
  * setting is 10000), VMGC_STRESS_THREADS the mutators (default 3, up to
  * 8), VMGC_TEST_SEED replays.  Both barrier backends. */
@@ -27,7 +30,9 @@ struct node {
 };
 
 static vmgc_heap *heap;
-static vmgc_type t_node, t_array, t_bytes;
+static vmgc_type t_node, t_array, t_bytes, t_weak, t_eph;
+static __thread vmgc_thread *cur_thread; /* for weak loads inside verify_obj */
+static uint64_t finalized_seen;          /* Synchronization: atomic. */
 static uint64_t cycles_target;
 static int stop_flag;
 static int mutators_started; /* cycles begin only once every mutator has built something */
@@ -89,6 +94,7 @@ static struct node *new_node(struct mutator *m)
 }
 
 static uint32_t type_of(const void *p);
+static void *some_leaf(struct mutator *m);
 
 /* A random slot's object, but never an array: arrays hang only off slots,
  * so what the graph keeps alive stays bounded. */
@@ -104,6 +110,33 @@ static void *new_array(struct mutator *m, size_t len)
     for (size_t i = 0; i < len; i++)
         a[i] = some_leaf(m);
     return a;
+}
+
+/* A weak vector over random leaves: they die when their slots are
+ * overwritten, and the vector's slots with them. */
+static void *new_weak(struct mutator *m, size_t len)
+{
+    void **w = vmgc_alloc(m->t, t_weak, len * sizeof(void *));
+    for (size_t i = 0; i < len; i++)
+        vmgc_weak_store(&w[i], some_leaf(m));
+    return w;
+}
+
+static struct node *new_node(struct mutator *m);
+
+/* An ephemeron keyed by a random node, its value a new node pointing back
+ * at the key (which must not keep the key alive). */
+static void *new_ephemeron(struct mutator *m)
+{
+    void *key = some_leaf(m);
+    if (!key || type_of(key) != t_node)
+        return NULL;
+    struct node *val = new_node(m);
+    val->left = key;
+    void **e = vmgc_alloc(m->t, t_eph, 2 * sizeof(void *));
+    vmgc_weak_store(&e[0], key);
+    vmgc_weak_store(&e[1], val);
+    return e;
 }
 
 static void *new_bytes(struct mutator *m, size_t len)
@@ -154,8 +187,36 @@ static void verify_obj(const void *p, int depth, uint64_t *count)
         memcpy(&seed, b, 8);
         for (size_t i = 8; i < len; i++)
             REQUIRE(b[i] == (unsigned char)(mix(seed + i) & 0xff), "bytes %p corrupted", p);
+    } else if (t == t_weak) {
+        size_t len = vmgc_object_size(p) / sizeof(void *);
+        for (size_t i = 0; i < len; i++)
+            verify_obj(vmgc_weak_load(cur_thread, &((void *const *)p)[i]), depth + 1, count);
+    } else if (t == t_eph) {
+        void *const *e = p;
+        struct node *key = vmgc_weak_load(cur_thread, &e[0]);
+        struct node *val = vmgc_weak_load(cur_thread, &e[1]);
+        REQUIRE(!key == !val, "ephemeron %p: key %p without value %p or the reverse", p,
+                (void *)key, (void *)val);
+        if (key) {
+            REQUIRE(type_of(val) == t_node && val->left == key,
+                    "ephemeron %p: its value %p does not point back at its key %p", p,
+                    (void *)val, (void *)key);
+            verify_obj(val, depth + 1, count);
+        }
     } else {
         REQUIRE(0, "object %p has unknown type %u", p, t);
+    }
+}
+
+/* Finalized nodes come back intact, whichever thread drains them. */
+static void drain_finalized(void)
+{
+    void *p;
+    while ((p = vmgc_finalize_next(cur_thread)) != NULL) {
+        uint64_t count = 0;
+        REQUIRE(type_of(p) == t_node, "a finalized object %p is not a node", p);
+        verify_obj(p, 0, &count);
+        __atomic_fetch_add(&finalized_seen, 1, __ATOMIC_RELAXED);
     }
 }
 
@@ -171,7 +232,7 @@ static void step(struct mutator *m)
 {
     uint64_t r = test_rand(&m->rng);
     int a = (int)(r % SLOTS);
-    switch ((r >> 32) % 10) {
+    switch ((r >> 32) % 13) {
     case 0: case 1: case 2:
         m->slots[a] = new_node(m);
         break;
@@ -200,6 +261,21 @@ static void step(struct mutator *m)
     case 8:
         m->slots[a] = NULL;
         break;
+    case 10:
+        m->slots[a] = new_weak(m, 1 + (r >> 40) % 16);
+        break;
+    case 11: {
+        void *e = new_ephemeron(m);
+        if (e)
+            m->slots[a] = e;
+        break;
+    }
+    case 12: { /* finalized once the slot is overwritten */
+        struct node *n = new_node(m);
+        REQUIRE(vmgc_finalize_register(m->t, n) == VMGC_OK, "%s", vmgc_last_error());
+        m->slots[a] = n;
+        break;
+    }
     default: {
         uint64_t count = 0;
         verify_obj(m->slots[a], 0, &count);
@@ -211,6 +287,7 @@ static void *mutator_main(void *arg)
 {
     struct mutator *m = arg;
     REQUIRE(vmgc_thread_attach(heap, &m->t) == VMGC_OK, "%s", vmgc_last_error());
+    cur_thread = m->t;
     /* both kinds of precise roots, side by side: the flip forwards a range,
      * a root block is scanned after it (or in a trap) */
     if (m->id & 1) {
@@ -238,7 +315,10 @@ static void *mutator_main(void *arg)
         if (r == 0) { /* detach and come back (data stays in precise roots) */
             REQUIRE(vmgc_thread_detach(m->t) == VMGC_OK, "%s", vmgc_last_error());
             REQUIRE(vmgc_thread_attach(heap, &m->t) == VMGC_OK, "%s", vmgc_last_error());
-        } else if (r == 1) {
+            cur_thread = m->t;
+        } else if (r < 10) {
+            drain_finalized();
+        } else if (r == 10) {
             vmgc_blocking_enter(m->t);
             usleep(200);
             vmgc_blocking_leave(m->t);
@@ -272,6 +352,13 @@ static void stress_run(int backend, unsigned collector_threads)
     vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_TRACE, .trace = trace_node};
     vmgc_type_desc ad = {.name = "array", .layout = VMGC_LAYOUT_ALL_POINTERS};
     vmgc_type_desc bd = {.name = "bytes", .layout = VMGC_LAYOUT_NO_POINTERS};
+    vmgc_type_desc wd = {.name = "weak", .layout = VMGC_LAYOUT_ALL_POINTERS,
+                         .weakness = VMGC_WEAK};
+    vmgc_type_desc ed = {.name = "ephemeron", .layout = VMGC_LAYOUT_ALL_POINTERS,
+                         .weakness = VMGC_EPHEMERON};
+    ck_assert_int_eq(vmgc_type_register(heap, &wd, &t_weak), VMGC_OK);
+    ck_assert_int_eq(vmgc_type_register(heap, &ed, &t_eph), VMGC_OK);
+    finalized_seen = 0;
     ck_assert_int_eq(vmgc_type_register(heap, &nd, &t_node), VMGC_OK);
     ck_assert_int_eq(vmgc_type_register(heap, &ad, &t_array), VMGC_OK);
     ck_assert_int_eq(vmgc_type_register(heap, &bd, &t_bytes), VMGC_OK);
@@ -330,6 +417,12 @@ static void stress_run(int backend, unsigned collector_threads)
     }
     vmgc_get_stats(heap, &s);
     fprintf(stderr,
+            "stress(%s, %u collector threads): weak slots cleared %llu, ephemerons broken %llu, "
+            "%llu finalized, %llu of them checked\n",
+            test_backends[backend], collector_threads ? collector_threads : 1,
+            (unsigned long long)s.weak_slots_cleared, (unsigned long long)s.ephemerons_broken,
+            (unsigned long long)s.objects_finalized, (unsigned long long)finalized_seen);
+    fprintf(stderr,
             "stress(%s, %u collector threads): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
             "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us, live after "
             "last %zu KiB\n",
@@ -343,6 +436,11 @@ static void stress_run(int backend, unsigned collector_threads)
     ck_assert_uint_eq(s.checkpoints, ck_done);
     ck_assert_uint_gt(verified, 0);
     ck_assert_uint_gt(least_cycles_seen, 0); /* every thread verified across a cycle */
+    /* weak slots, ephemerons and finalization were exercised */
+    ck_assert_uint_gt(s.weak_slots_cleared, 0);
+    ck_assert_uint_gt(s.ephemerons_broken, 0);
+    ck_assert_uint_gt(finalized_seen, 0);
+    ck_assert_uint_le(finalized_seen, s.objects_finalized);
     ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
 }
 
