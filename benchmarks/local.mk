@@ -14,7 +14,7 @@ endif
 bench_workloads = benchmarks/gcbench benchmarks/binary_trees benchmarks/mt_gcbench \
 	benchmarks/gcold benchmarks/mperm benchmarks/alloc
 noinst_PROGRAMS += benchmarks/vmprims benchmarks/pause benchmarks/forkcost benchmarks/ckptbench \
-	benchmarks/hashcost benchmarks/deeppause $(bench_workloads)
+	benchmarks/hashcost benchmarks/weakcost benchmarks/deeppause $(bench_workloads)
 benchmarks_gcbench_LDADD = $(BENCH_LIBS)
 benchmarks_binary_trees_LDADD = $(BENCH_LIBS)
 benchmarks_mt_gcbench_LDADD = $(BENCH_LIBS)
