@@ -102,6 +102,7 @@ static size_t flip(struct vmgc_heap *h)
     }
     roots_pin_ambiguous(h, self);
     identity_pin_objects(h);
+    io_flip(h);
     roots_protect_pinned(h);
     root_blocks_grey(h);
     roots_forward_precise(h, &h->main_copier);

@@ -58,7 +58,9 @@ static void fork_prepare_heap(struct vmgc_heap *h)
     threads_stop_world(h, self);
     for (struct vmgc_thread *t = h->threads; t; t = t->next)
         threads_retire_tlab(h, t);
-    forksnap_prepare(h->arena);
+    /* .sol.keep-io: pages the kernel may be writing into (a blocked read
+     * in a vmgc_io_begin bracket) are saved now, not write-protected */
+    forksnap_prepare(h->arena, h->io_keep, io_keep_runs(h, h->io_keep, GC_IO_KEEP));
 }
 
 static void fork_parent_heap(struct vmgc_heap *h)
@@ -119,6 +121,8 @@ static void fork_child_heap(struct vmgc_heap *h)
     h->cycles_requested = h->cycles_done;
     h->collector_restart = !h->config.no_background;
     forksnap_child(h->arena);
+    if (self) /* its open brackets: the kernel may use them at once (completes the copy) */
+        io_ready_thread(self);
 }
 
 static void fork_prepare(void)

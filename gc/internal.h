@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "forksnap.h"
 #include "stop.h"
 #include "vmgc.h"
 
@@ -77,6 +78,13 @@ struct copier {
 
 enum thread_state { TS_RUNNING = 0, TS_BLOCKED = 1 };
 
+/* A vmgc_io_begin bracket (io.c): the heap pages of [buf, buf+len). */
+#define GC_IO_MAX 8 /* open brackets a thread may nest */
+struct io_range {
+    const void *buf;
+    size_t first, n; /* pages in the heap; n 0 for memory outside it */
+};
+
 struct vmgc_thread {
     struct vmgc_alloc_buffer buf; /* first: the inline fast path's view */
     uint32_t sig;
@@ -94,6 +102,8 @@ struct vmgc_thread {
     struct stop_pull pull;        /* .sol.pull; Synchronization: heap->threads_lock. */
     struct copier copier;         /* used inside traps */
     size_t alloc_since_help;      /* pacing */
+    struct io_range io[GC_IO_MAX]; /* open I/O brackets.  Synchronization: roots_lock. */
+    unsigned nio;
     struct vmgc_thread *next;     /* Synchronization: heap->threads_lock. */
 };
 
@@ -226,6 +236,10 @@ struct vmgc_heap {
     uint64_t st_stop_pulls;
     uint64_t st_forks, st_fork_pause_max; /* Synchronization: fork handlers (fork_lock). */
     uint64_t fork_pause_start;
+#define GC_IO_KEEP 64
+    struct forksnap_keep io_keep[GC_IO_KEEP]; /* open brackets' pages, for the fork's
+                                                 prepare (io.c).  Synchronization: fork
+                                                 handlers. */
     int fork_self_was_blocked; /* the forking thread was in a blocking section.
                                   Synchronization: fork handlers. */
     int collector_restart; /* a fork child starts its collector threads on demand.
@@ -315,6 +329,9 @@ static inline void scan_forward_slot(struct vmgc_heap *h, struct copier *c, void
 }
 void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 void scan_discard_grey(struct vmgc_heap *h, size_t page);
+/* A pinned grey page whose pointers are all to-space already (io.c): black
+ * now, without a scan or a protection.  The flip only. */
+void scan_black_in_place(struct vmgc_heap *h, size_t page, size_t npages);
 void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
                  int in_signal);
 /* Claim-and-scan for a page in any state; returns when it is black. */
@@ -365,6 +382,16 @@ void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
  * no memory); the caller frees it with roots_free_regions. */
 struct root_region *roots_program_segments(void);
 void roots_free_regions(struct root_region *r);
+
+/* Every word of [lo, hi) that points into the heap pins its page (the
+ * flip, world stopped). */
+void roots_pin_range(struct vmgc_heap *h, const void *lo, const void *hi);
+
+/* ---- io.c: system calls on heap memory (trap.md .sol.io-bracket) ---- */
+void io_flip(struct vmgc_heap *h); /* world stopped, roots_lock held, before the pins' protection */
+/* The open brackets' pages as runs (at most max); roots_lock held. */
+size_t io_keep_runs(struct vmgc_heap *h, struct forksnap_keep *out, size_t max);
+void io_ready_thread(struct vmgc_thread *t); /* a fork child's own brackets */
 
 /* ---- rootblock.c ---- */
 void root_blocks_grey(struct vmgc_heap *h);

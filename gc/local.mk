@@ -9,6 +9,7 @@ libvmgc_core_la_SOURCES += \
 	gc/fork.c \
 	gc/heap.c \
 	gc/identity.c \
+	gc/io.c \
 	gc/lookahead.c \
 	gc/pages.c \
 	gc/pagestate.c \

@@ -269,7 +269,7 @@ void roots_protect_pinned(struct vmgc_heap *h)
 /* The heap's bounds are loaded once and most words fail the test, so the
  * scan stays a tight loop: a call per word made a 119 KB stack (the pause
  * benchmark's main thread) cost ~40 us of the flip. */
-GC_CONSERVATIVE_SCAN static void pin_range(struct vmgc_heap *h, const void *lo, const void *hi)
+GC_CONSERVATIVE_SCAN void roots_pin_range(struct vmgc_heap *h, const void *lo, const void *hi)
 {
     const uintptr_t base = (uintptr_t)h->arena->vm.base, size = h->arena->vm.size;
     uintptr_t p = ((uintptr_t)lo + 7) & ~(uintptr_t)7;
@@ -286,7 +286,7 @@ GC_CONSERVATIVE_SCAN static __attribute__((noinline)) void pin_own_stack(struct 
     /* spill callee-saved registers into this frame, then scan from here */
     __builtin_unwind_init();
     volatile char here = 0;
-    pin_range(h, (const void *)&here, t->stack_base);
+    roots_pin_range(h, (const void *)&here, t->stack_base);
 }
 
 static int pin_segment(struct dl_phdr_info *info, size_t size, void *ctx)
@@ -297,7 +297,7 @@ static int pin_segment(struct dl_phdr_info *info, size_t size, void *ctx)
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W)) {
             const char *lo = (const char *)(info->dlpi_addr + ph->p_vaddr);
-            pin_range(h, lo, lo + ph->p_memsz);
+            roots_pin_range(h, lo, lo + ph->p_memsz);
         }
     }
     return 1; /* the main program only */
@@ -416,15 +416,15 @@ void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self)
         }
         char *sp = __atomic_load_n(&t->stack_sp, __ATOMIC_RELAXED);
         if (sp && sp < t->stack_base)
-            pin_range(h, sp, t->stack_base);
+            roots_pin_range(h, sp, t->stack_base);
         /* .sol.left-blocked: a thread the stop skipped as blocked may have
          * left that state since (it then parks until the release); its
          * registers are still only in the saved context */
         if (t->stop_sent != gen || __atomic_load_n(&t->state, __ATOMIC_ACQUIRE) == TS_BLOCKED)
-            pin_range(h, &t->regs, (const char *)&t->regs + sizeof t->regs);
+            roots_pin_range(h, &t->regs, (const char *)&t->regs + sizeof t->regs);
     }
     for (struct root_region *r = h->regions; r; r = r->next)
-        pin_range(h, r->lo, r->hi);
+        roots_pin_range(h, r->lo, r->hi);
     if (h->config.scan_data_segments)
         dl_iterate_phdr(pin_segment, h);
 }

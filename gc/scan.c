@@ -491,6 +491,13 @@ void scan_discard_grey(struct vmgc_heap *h, size_t page)
     }
 }
 
+void scan_black_in_place(struct vmgc_heap *h, size_t page, size_t npages)
+{
+    checkpoint_save(h, NULL, page, npages);
+    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
+    __atomic_fetch_sub(&h->pending, 1, __ATOMIC_ACQ_REL);
+}
+
 /* The object holding addr on a small page, by walking the page; 0 if none. */
 size_t object_start(struct vmgc_heap *h, size_t page, uintptr_t addr, uint64_t *header)
 {

@@ -60,11 +60,26 @@ VMGC_API const char *vmgc_status_name(vmgc_status status);
  * Thread safety: any thread, concurrently with the collector. */
 VMGC_API vmgc_status vmgc_prepare_io(const void *addr, size_t len);
 
+typedef struct vmgc_thread vmgc_thread;
+
+/* A bracket around system calls on heap memory: from vmgc_io_begin until
+ * vmgc_io_end (the same thread, the same buf) the objects on the pages of
+ * [buf, buf+len) stay where they are and the pages stay open to the kernel
+ * whatever the collector does meanwhile (collections, checkpoints, a
+ * fork), so a read(2) blocked on a socket, a write(2) from an unbuffered
+ * stdio stream or an open(2) of a heap string never fails with EFAULT.
+ * Brackets nest (up to 8 open per thread).  A bracket costs each flip a
+ * scan of its pages (in the pause): keep them to the buffers of the calls
+ * at hand.  Memory outside the heap is accepted and ignored.  Errors:
+ * VMGC_EINVAL (not the calling thread's handle, a NULL or wrapping range),
+ * VMGC_ESTATE (too many open; an end without its begin). */
+VMGC_API vmgc_status vmgc_io_begin(vmgc_thread *thread, const void *buf, size_t len);
+VMGC_API vmgc_status vmgc_io_end(vmgc_thread *thread, const void *buf);
+
 
 /* ---- Heaps ---------------------------------------------------------- */
 
 typedef struct vmgc_heap vmgc_heap;
-typedef struct vmgc_thread vmgc_thread;
 typedef uint32_t vmgc_type;
 
 /* Called when an allocation cannot be satisfied within the heap limit.  It
@@ -211,7 +226,9 @@ VMGC_API vmgc_thread *vmgc_thread_current(vmgc_heap *heap);
 
 /* Bracket a call that may block for long (read, poll, a lock): the thread
  * does not delay a collection's flip meanwhile.  It must not touch heap
- * objects between the two calls. */
+ * objects between the two calls (the kernel may, in a buffer inside a
+ * vmgc_io_begin bracket: a read(2) into a heap buffer that waits on a
+ * socket). */
 VMGC_API void vmgc_blocking_enter(vmgc_thread *thread);
 VMGC_API void vmgc_blocking_leave(vmgc_thread *thread);
 

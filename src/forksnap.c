@@ -87,17 +87,23 @@ static int is_owed_writable(struct arena *a, size_t i)
 /* Write-protect every stretch of owed pages (PROT_NONE ones are protected
  * already: exposing them saves them first, .sol.save-before-write).  At the
  * VMA limit, .sol.protect-coarse: the whole span but the PROT_NONE runs. */
+static int coarse_take(struct arena *a, size_t i)
+{
+    /* saved already at prepare: only kept pages (.sol.keep-io) */
+    return !(a->pt.desc[i].prot & PD_PHYS_NONE) && *state(a, i) != PAGE_SAVED;
+}
+
 static int protect_owed(struct arena *a, int coarse)
 {
     size_t hi = a->fs.hi;
     for (size_t i = 0; i < hi;) {
-        int take = coarse ? !(a->pt.desc[i].prot & PD_PHYS_NONE) : is_owed_writable(a, i);
+        int take = coarse ? coarse_take(a, i) : is_owed_writable(a, i);
         if (!take) {
             i++;
             continue;
         }
         size_t j = i + 1;
-        while (j < hi && (coarse ? !(a->pt.desc[j].prot & PD_PHYS_NONE) : is_owed_writable(a, j)))
+        while (j < hi && (coarse ? coarse_take(a, j) : is_owed_writable(a, j)))
             j++;
         if (SYS_RETRY(sys.mprotect(a->vm.base + (i << VM_PAGE_SHIFT), (j - i) << VM_PAGE_SHIFT,
                          PROT_READ)) != 0)
@@ -130,7 +136,22 @@ static void prepare_failed(struct arena *a, const char *call, int err)
     a->fs.failed_errno = err;
 }
 
-void forksnap_prepare(struct arena *a)
+/* .sol.keep-io: a kept page is copied for the child now and so never
+ * owed: the write-protection below skips it. */
+static void save_kept(struct arena *a, const struct forksnap_keep *keep, size_t nkeep)
+{
+    for (size_t k = 0; k < nkeep; k++)
+        for (size_t i = keep[k].first; i < keep[k].first + keep[k].n && i < a->fs.hi; i++) {
+            if (*state(a, i) != PAGE_OWED)
+                continue;
+            size_t off = i << VM_PAGE_SHIFT;
+            memcpy(a->fs.staging + off, a->vm.alias + off, VM_PAGE_SIZE);
+            a->fs.copied++;
+            *state(a, i) = PAGE_SAVED;
+        }
+}
+
+void forksnap_prepare(struct arena *a, const struct forksnap_keep *keep, size_t nkeep)
 {
     struct forksnap_state *fs = &a->fs;
     if (phase(a) == FS_CHILD_BROKEN)
@@ -165,6 +186,7 @@ void forksnap_prepare(struct arena *a)
         fs->staging = m;
     }
     pool_each_allocated_locked(&a->pool, mark_owed, a);
+    save_kept(a, keep, nkeep);
     int err = protect_owed(a, 0);
     if (err == ENOMEM)
         err = protect_owed(a, 1);

@@ -32,7 +32,13 @@
  * stopped and the pool lock is held.  Never fails the fork: if a resource
  * is missing (memfd, memory), the child's heap is marked unusable and its
  * first use is a fatal error naming the call; the parent is unaffected. */
-void forksnap_prepare(struct arena *a);
+struct forksnap_keep {
+    size_t first, n; /* pages */
+};
+/* keep (nkeep runs): pages the kernel may be writing into right now (a
+ * system call's buffer, vmgc_io_begin): saved for the child at once, and
+ * never write-protected. */
+void forksnap_prepare(struct arena *a, const struct forksnap_keep *keep, size_t nkeep);
 /* After fork(), in the parent and in the child (single-threaded). */
 void forksnap_parent(struct arena *a);
 void forksnap_child(struct arena *a);
