@@ -93,40 +93,48 @@ static size_t run_head(struct vmgc_heap *h, size_t page, size_t *n)
     return head;
 }
 
+/* Calls fn on every heap page that holds objects in an open bracket. */
+static void each_io_page(struct vmgc_heap *h, void (*fn)(struct vmgc_heap *, size_t))
+{
+    const struct page_desc *desc = h->arena->pt.desc;
+    for (struct vmgc_thread *t = h->threads; t; t = t->next)
+        for (unsigned k = 0; k < t->nio; k++)
+            for (size_t p = t->io[k].first; p < t->io[k].first + t->io[k].n; p++)
+                if (desc[p].space == PK_SMALL || desc[p].space == PK_LARGE_HEAD ||
+                    desc[p].space == PK_LARGE_BODY)
+                    fn(h, p);
+}
+
+static void pin_page(struct vmgc_heap *h, size_t page)
+{
+    roots_pin_word(h, (uintptr_t)pagetable_page_addr(&h->arena->pt, page));
+}
+
+/* Its words pin what they point at: its pointers stay valid unscanned. */
+static void pin_targets(struct vmgc_heap *h, size_t page)
+{
+    const struct page_desc *d = &h->arena->pt.desc[page];
+    const char *base = h->arena->vm.alias + (page << VM_PAGE_SHIFT);
+    roots_pin_range(h, base, base + (d->space == PK_SMALL ? d->gc_word[1] : VM_PAGE_SIZE));
+}
+
+static void make_black(struct vmgc_heap *h, size_t page)
+{
+    size_t n, head = run_head(h, page, &n);
+    if (PS_STATE(ps_load(h, head)) != PS_GREY)
+        return; /* black already (a leaf large object, or done for another page of it) */
+    for (size_t i = head; i < head + n; i++) /* not protected with the pins */
+        h->pin_bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
+    scan_black_in_place(h, head, n);
+}
+
 /* .sol.io-bracket, in the flip: pin the bracketed pages, pin what their
  * words point at, then make them black without protecting them. */
 void io_flip(struct vmgc_heap *h)
 {
-    struct arena *a = h->arena;
-    for (struct vmgc_thread *t = h->threads; t; t = t->next)
-        for (unsigned k = 0; k < t->nio; k++)
-            for (size_t p = t->io[k].first; p < t->io[k].first + t->io[k].n; p++)
-                roots_pin_word(h, (uintptr_t)pagetable_page_addr(&a->pt, p));
-    for (struct vmgc_thread *t = h->threads; t; t = t->next)
-        for (unsigned k = 0; k < t->nio; k++)
-            for (size_t p = t->io[k].first; p < t->io[k].first + t->io[k].n; p++) {
-                const struct page_desc *d = &a->pt.desc[p];
-                if (d->space != PK_SMALL && d->space != PK_LARGE_HEAD &&
-                    d->space != PK_LARGE_BODY)
-                    continue;
-                const char *base = a->vm.alias + (p << VM_PAGE_SHIFT);
-                size_t used = d->space == PK_SMALL ? d->gc_word[1] : VM_PAGE_SIZE;
-                roots_pin_range(h, base, base + used);
-            }
-    for (struct vmgc_thread *t = h->threads; t; t = t->next)
-        for (unsigned k = 0; k < t->nio; k++)
-            for (size_t p = t->io[k].first; p < t->io[k].first + t->io[k].n; p++) {
-                const struct page_desc *d = &a->pt.desc[p];
-                if (d->space != PK_SMALL && d->space != PK_LARGE_HEAD &&
-                    d->space != PK_LARGE_BODY)
-                    continue;
-                size_t n, head = run_head(h, p, &n);
-                if (PS_STATE(ps_load(h, head)) != PS_GREY)
-                    continue; /* black already (a leaf large object, or done above) */
-                for (size_t i = head; i < head + n; i++) /* not protected with the pins */
-                    h->pin_bits[i >> 6] &= ~((uint64_t)1 << (i & 63));
-                scan_black_in_place(h, head, n);
-            }
+    each_io_page(h, pin_page);
+    each_io_page(h, pin_targets);
+    each_io_page(h, make_black);
 }
 
 size_t io_keep_runs(struct vmgc_heap *h, struct forksnap_keep *out, size_t max)
