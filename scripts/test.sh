@@ -126,10 +126,13 @@ else
     failed=$((failed + 1)); echo "== image reader fuzzing: FAILED"; tail -40 build-ci/fuzz.log
 fi
 
-if (cd build-ci && make -s distcheck >/dev/null 2>&1); then
+if (cd build-ci && make -s distcheck >distcheck.log 2>&1); then
     passed=$((passed + 1)); echo "== distcheck: ok"
 else
     failed=$((failed + 1)); echo "== distcheck: FAILED"
+    # the failing suite's own log, else the end of make's output
+    log=$(find build-ci -path '*_build*' -name 'test_*.log' -exec grep -l -E '^(FAIL|ERROR):' {} + 2>/dev/null | head -1)
+    if [ -n "$log" ]; then tail -20 "$log"; else tail -30 build-ci/distcheck.log; fi
 fi
 
 echo "$passed passed, $failed failed"
