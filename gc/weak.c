@@ -232,12 +232,20 @@ static int clear_dead(struct vmgc_heap *h, struct copier *c, void **slots, size_
 /* After drain_close.  .sol.weak-handshake: from WEAK_CLEARING on, a weak
  * load no longer copies; the loads that saw WEAK_MARKING are waited out,
  * and what they copied is scanned.  Then ephemerons, finalization, and the
- * clearing; WEAK_SETTLED lets waiting loads read the result. */
+ * clearing; WEAK_SETTLED lets waiting loads read the result, and the loads
+ * still at work are waited out again. */
+static void wait_for_readers(struct vmgc_heap *h)
+{
+    while (__atomic_load_n(&h->weak_readers, __ATOMIC_SEQ_CST)) {
+        stash_keep_up(h); /* (.sol.wait-refills) */
+        sched_yield();
+    }
+}
+
 void weak_cycle_end(struct vmgc_heap *h, struct copier *c)
 {
     __atomic_store_n(&h->weak_phase, WEAK_CLEARING, __ATOMIC_SEQ_CST);
-    while (__atomic_load_n(&h->weak_readers, __ATOMIC_SEQ_CST))
-        sched_yield();
+    wait_for_readers(h);
     drain_alone(h, c);
     if (!__atomic_load_n(&h->weak_as_strong, __ATOMIC_RELAXED)) {
         weak_settle_ephemerons(h, c);
@@ -246,6 +254,9 @@ void weak_cycle_end(struct vmgc_heap *h, struct copier *c)
         __atomic_store_n(&h->weak_marked, 0, __ATOMIC_RELAXED);
     }
     __atomic_store_n(&h->weak_phase, WEAK_SETTLED, __ATOMIC_SEQ_CST);
+    /* a load still reading a value of this cycle reads its from-space
+     * header: from-space goes back only after it (.sol.weak-load-epoch) */
+    wait_for_readers(h);
 }
 
 /* ---- the mutator's side ---- */
@@ -257,10 +268,11 @@ VMGC_API void vmgc_weak_store(void **slot, void *value)
 
 /* Waiting for the decision: it takes a drain or two; yield first, then
  * sleep briefly so a waiting thread does not take the collector's core. */
-static void wait_for_decision(struct vmgc_heap *h)
+static void wait_for_decision(struct vmgc_heap *h, uint32_t epoch)
 {
-    for (unsigned spins = 0;
-         __atomic_load_n(&h->weak_phase, __ATOMIC_ACQUIRE) == WEAK_CLEARING; spins++) {
+    for (unsigned spins = 0; __atomic_load_n(&h->weak_phase, __ATOMIC_ACQUIRE) == WEAK_CLEARING &&
+                             __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) == epoch;
+         spins++) {
         if (spins < 64) {
             sched_yield();
         } else {
@@ -270,30 +282,42 @@ static void wait_for_decision(struct vmgc_heap *h)
     }
 }
 
+/* .sol.weak-load-epoch: a value read during a cycle is only meaningful in
+ * that cycle (its from-space page is reused after it), so the slow path
+ * runs inside weak_readers, which the cycle's end waits out before
+ * from-space goes back; between cycles a value read with no flip around
+ * the read is decided. */
 VMGC_API void *vmgc_weak_load(vmgc_thread *t, void *const *slot)
 {
     struct vmgc_heap *h = t->heap;
     void **s = (void **)slot;
     for (;;) {
-        /* a grey page traps here and is scanned first */
-        void *v = __atomic_load_n(s, __ATOMIC_ACQUIRE), *now;
-        if (!v || !__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
-            return v; /* between cycles every weak slot is decided */
-        if (weak_referent_alive(h, v, &now)) {
-            if (now != v)
-                swap_slot(s, v, now);
-            return now;
+        uint32_t epoch = __atomic_load_n(&h->epoch, __ATOMIC_SEQ_CST);
+        if (!__atomic_load_n(&h->cycle_running, __ATOMIC_SEQ_CST)) {
+            void *v = __atomic_load_n(s, __ATOMIC_ACQUIRE); /* a flip here: a trap scans it */
+            if (__atomic_load_n(&h->epoch, __ATOMIC_SEQ_CST) == epoch)
+                return v;
+            continue;
         }
-        if (__atomic_load_n(&h->weak_phase, __ATOMIC_SEQ_CST) == WEAK_MARKING) {
-            __atomic_fetch_add(&h->weak_readers, 1, __ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&h->weak_phase, __ATOMIC_SEQ_CST) == WEAK_MARKING) {
-                now = scan_forward(h, &t->copier, v, 0);
-                __atomic_fetch_sub(&h->weak_readers, 1, __ATOMIC_SEQ_CST);
-                swap_slot(s, v, now);
-                return now;
-            }
+        __atomic_fetch_add(&h->weak_readers, 1, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&h->epoch, __ATOMIC_SEQ_CST) != epoch ||
+            !__atomic_load_n(&h->cycle_running, __ATOMIC_SEQ_CST)) {
             __atomic_fetch_sub(&h->weak_readers, 1, __ATOMIC_SEQ_CST);
+            continue;
         }
-        wait_for_decision(h);
+        /* a grey page traps here and is scanned first (only while the scan
+         * runs: once the collector waits for readers, no page is grey) */
+        void *v = __atomic_load_n(s, __ATOMIC_ACQUIRE), *now = v;
+        int decided = !v || weak_referent_alive(h, v, &now);
+        if (!decided && __atomic_load_n(&h->weak_phase, __ATOMIC_SEQ_CST) == WEAK_MARKING) {
+            now = scan_forward(h, &t->copier, v, 0); /* the mutator holds it now */
+            decided = 1;
+        }
+        if (decided && now != v)
+            swap_slot(s, v, now);
+        __atomic_fetch_sub(&h->weak_readers, 1, __ATOMIC_SEQ_CST);
+        if (decided)
+            return now;
+        wait_for_decision(h, epoch);
     }
 }

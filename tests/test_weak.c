@@ -463,8 +463,12 @@ static void *mutator_main(void *arg)
             if (!key != !val || (key && (val->ref != key || val->stamp != key->stamp + 1 ||
                                          key->stamp != key_stamp))) {
                 snprintf(res->failure, sizeof res->failure,
-                         "entry %zu: key %p and value %p do not belong together", i,
-                         (void *)key, (void *)val);
+                         "entry %zu (%p): key %p (stamp %llu) and value %p (stamp %llu, ref %p) "
+                         "do not belong together; the entry's key stamp %llu",
+                         i, (void *)e, (void *)key,
+                         key ? (unsigned long long)key->stamp : 0ull, (void *)val,
+                         val ? (unsigned long long)val->stamp : 0ull,
+                         val ? (void *)val->ref : NULL, (unsigned long long)key_stamp);
                 break;
             }
             if (!key && held && held->stamp == key_stamp) {
@@ -476,7 +480,11 @@ static void *mutator_main(void *arg)
                 break;
             }
             if (wv && val && wv != val) {
-                snprintf(res->failure, sizeof res->failure, "weak value %zu is not the entry's", i);
+                snprintf(res->failure, sizeof res->failure,
+                         "weak value %zu is not the entry's: %p (stamp %llu, ref %p) against %p "
+                         "(stamp %llu, ref %p)",
+                         i, (void *)wv, (unsigned long long)wv->stamp, (void *)wv->ref,
+                         (void *)val, (unsigned long long)val->stamp, (void *)val->ref);
                 break;
             }
             if (!key)
