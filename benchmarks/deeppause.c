@@ -1,6 +1,6 @@
 /* deeppause.c -- the flip's pause with a deep C stack (issue 17): a
  * recursion of --depth frames, each holding the only pointer to an object
- * on a page of its own, so the flip pins --depth pages through the
+ * on a page of its own (which points at its caller's object), so the flip pins --depth pages through the
  * conservatively scanned stack; side by side with the shallow case, the same
  * objects held in a root block (which the flip only protects).
  *
@@ -42,9 +42,12 @@ static void report(const char *label, uint64_t pinned_before)
            ns[n - 1] / 1e6);
 }
 
-static void *new_obj(void)
+/* An interpreter's frame object: it points at its caller's, so pinned pages
+ * hold pointers, as a recursive interpreter's would. */
+static void *new_obj(void *parent)
 {
-    void *o = vmgc_alloc(me, t_obj, 64);
+    void **o = vmgc_alloc(me, t_obj, 64);
+    o[0] = parent;
     (void)vmgc_alloc(me, t_obj, 2000); /* fillers: the next object is on another page */
     (void)vmgc_alloc(me, t_obj, 2000);
     return o;
@@ -57,11 +60,11 @@ static void collect_all(void)
 }
 
 /* Each frame keeps its object's address in a stack slot. */
-static __attribute__((noinline)) void descend(int d, uint64_t pinned_before)
+static __attribute__((noinline)) void descend(int d, void *parent, uint64_t pinned_before)
 {
-    void *volatile mine = new_obj();
+    void *volatile mine = new_obj(parent);
     if (d + 1 < depth)
-        descend(d + 1, pinned_before);
+        descend(d + 1, mine, pinned_before);
     else {
         collect_all();
         report("deep", pinned_before);
@@ -94,20 +97,20 @@ int main(int argc, char **argv)
         return 1;
     }
     vmgc_thread_attach(heap, &me);
-    vmgc_type_desc d = {.name = "obj", .layout = VMGC_LAYOUT_NO_POINTERS};
+    vmgc_type_desc d = {.name = "frame", .layout = VMGC_LAYOUT_BITMAP, .bitmap = 1};
     vmgc_type_register(heap, &d, &t_obj);
     vmgc_stats s;
     /* shallow: the same number of objects, held in a root block */
     void **block;
     vmgc_root_block_new(heap, (size_t)depth, &block);
     for (int i = 0; i < depth; i++)
-        block[i] = new_obj();
+        block[i] = new_obj(i ? block[i - 1] : NULL);
     vmgc_get_stats(heap, &s);
     collect_all();
     report("shallow", s.pages_pinned);
     vmgc_root_block_free(heap, block);
     vmgc_get_stats(heap, &s);
-    descend(0, s.pages_pinned);
+    descend(0, NULL, s.pages_pinned);
     vmgc_thread_detach(me);
     vmgc_heap_destroy(heap);
     return 0;
