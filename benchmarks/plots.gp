@@ -21,7 +21,7 @@ set xrange [0:1]
 do for [i = 1:nlabels] {
     l = word(labels, i)
     paused = system("tr '\\n' ' ' < plot/paused." . l)
-    set title l
+    set title "".l  # (a bare l reads as a keyword: the panels had no names)
     if (words(paused) > 0) {
         plot for [s in paused] "plot/pauses." . l . "." . s . ".dat" using 1:2 with lines lw 2 title s
     } else {
@@ -44,7 +44,7 @@ set yrange [0:1.05]
 set key bottom right
 do for [i = 1:nlabels] {
     l = word(labels, i)
-    set title l
+    set title "".l  # (a bare l reads as a keyword: the panels had no names)
     plot for [s in systems] "plot/mmu." . l . "." . s . ".dat" using 1:2 with linespoints lw 2 pt 7 ps 0.5 title s
 }
 unset multiplot

@@ -123,7 +123,7 @@ if [ -z "$only" ] || [ "$only" = checkpoint ]; then
 fi
 
 echo
-echo "Results in $out ($repeat runs each, $(nproc) cores, Linux $(uname -r))"
+echo "Results in $(cd "$out" && pwd) ($repeat runs each, $(nproc) cores, Linux $(uname -r))"
 echo
 [ ! -f "$out/table.md" ] || cat "$out/table.md"
 [ ! -f "$out/checkpoint.md" ] || { echo; cat "$out/checkpoint.md"; }
