@@ -18,11 +18,19 @@
 #include "image.h"
 #include "vmgc.h"
 
-static const char *layout_name(vmgc_layout l)
+/* The layout, and the weakness of its slots when they are weak. */
+static const char *layout_name(const struct image_type *t)
 {
     static const char *const names[] = {"no pointers", "all pointers", "bitmap", "trace",
                                         "vector"};
-    return (unsigned)l <= VMGC_LAYOUT_VECTOR ? names[l] : "?";
+    static const char *const weak[][5] = {
+        {0},
+        {"?", "weak", "weak bitmap", "?", "weak vector"},
+        {"?", "ephemeron", "ephemeron", "?", "ephemeron"},
+    };
+    if ((unsigned)t->layout > VMGC_LAYOUT_VECTOR || (unsigned)t->weakness > VMGC_EPHEMERON)
+        return "?";
+    return t->weakness ? weak[t->weakness][t->layout] : names[t->layout];
 }
 
 static int show_progress;
@@ -68,10 +76,10 @@ static void print_types(const struct image *img, int counted)
     for (uint64_t k = 0; k < img->hdr.ntypes; k++) {
         const struct image_type *t = &img->types[k];
         if (counted)
-            printf("  %4u  %-24s %-13s %12llu %14llu\n", t->id, t->name, layout_name(t->layout),
+            printf("  %4u  %-24s %-13s %12llu %14llu\n", t->id, t->name, layout_name(t),
                    (unsigned long long)t->objects, (unsigned long long)t->bytes);
         else
-            printf("  %4u  %-24s %-13s %12s %14s\n", t->id, t->name, layout_name(t->layout), "-",
+            printf("  %4u  %-24s %-13s %12s %14s\n", t->id, t->name, layout_name(t), "-",
                    "-");
     }
 }
