@@ -413,10 +413,18 @@ void collector_cycle(struct vmgc_heap *h)
     pthread_mutex_unlock(&h->cycle_lock);
 }
 
+/* A new collector thread says it runs (collector_start waits for it). */
+void collector_thread_running_locked(struct vmgc_heap *h)
+{
+    h->collector_threads_running++;
+    pthread_cond_broadcast(&h->done_cond);
+}
+
 static void *collector_main(void *arg)
 {
     struct vmgc_heap *h = arg;
     lock_take(&h->trigger_lock);
+    collector_thread_running_locked(h);
     for (;;) {
         while (!h->shutting_down && h->cycles_requested <= h->cycles_done &&
                !forksnap_parent_pending(h->arena))
@@ -456,9 +464,20 @@ vmgc_status collector_start(struct vmgc_heap *h)
         else
             st = error_set(VMGC_ESYSTEM, "cannot start the collector thread");
     }
-    if (st != VMGC_OK)
+    if (st != VMGC_OK) {
         collector_stop(h);
-    return st;
+        return st;
+    }
+    /* .sol.started: return once every thread runs its own code.  A fork
+     * right after would otherwise copy a thread half-way through its
+     * start-up, which under AddressSanitizer holds the allocator's lock:
+     * the child's first malloc waited on it for ever (test_fork two_heaps,
+     * a heap created just before the fork) */
+    lock_take(&h->trigger_lock);
+    while (h->collector_threads_running < h->nhelpers + 1)
+        pthread_cond_wait(&h->done_cond, &h->trigger_lock);
+    pthread_mutex_unlock(&h->trigger_lock);
+    return VMGC_OK;
 }
 
 void collector_stop(struct vmgc_heap *h)

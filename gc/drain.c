@@ -77,6 +77,7 @@ static void *helper_main(void *arg)
     struct copier *c = &h->helper_copier[ha->index];
     uint64_t seen = 0;
     lock_take(&h->trigger_lock);
+    collector_thread_running_locked(h);
     for (;;) {
         while (!h->shutting_down && !(h->drain_is_open && h->drain_generation != seen))
             pthread_cond_wait(&h->drain_cond, &h->trigger_lock);

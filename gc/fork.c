@@ -114,6 +114,7 @@ static void fork_child_heap(struct vmgc_heap *h)
         self->pull.pulled = 0;
     }
     h->cycles_thread_started = 0;
+    h->collector_threads_running = 0;
     h->nhelpers = 0;
     h->helpers_draining = 0;
     h->drain_is_open = 0;

@@ -218,6 +218,8 @@ struct vmgc_heap {
     int shutting_down;
     pthread_t collector[GC_MAX_COLLECTORS]; /* [0] runs cycles, [1..nhelpers] help drain */
     int cycles_thread_started;
+    unsigned collector_threads_running; /* started and past their start-up (collector_start
+                                           waits for them).  Synchronization: trigger_lock. */
     unsigned nhelpers; /* written before collector[0] starts */
     struct copier main_copier;   /* the flip's and the collector thread's */
     /* drain helpers (.sol.helpers).  Synchronization: trigger_lock, except
@@ -415,6 +417,7 @@ void collector_cycle(struct vmgc_heap *h);
 void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t bytes);
 void collector_help(struct vmgc_heap *h, struct vmgc_thread *t);
 void collector_apply_budget(struct vmgc_heap *h, size_t live);
+void collector_thread_running_locked(struct vmgc_heap *h); /* trigger_lock held */
 
 /* ---- drain.c ---- */
 vmgc_status drain_helpers_start(struct vmgc_heap *h, unsigned n); /* threads 2..n */
