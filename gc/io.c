@@ -59,7 +59,10 @@ VMGC_API vmgc_status vmgc_io_begin(vmgc_thread *t, const void *buf, size_t len)
     pthread_mutex_unlock(&h->roots_lock);
     /* from the next flip on the range is kept; until then it may be
      * protected (a flip before the lock above), so ready it now */
-    return vmgc_prepare_io(buf, len);
+    st = vmgc_prepare_io(buf, len);
+    if (st != VMGC_OK) /* not open, then: the caller gets the error and ends nothing */
+        (void)vmgc_io_end(t, buf);
+    return st;
 }
 
 VMGC_API vmgc_status vmgc_io_end(vmgc_thread *t, const void *buf)

@@ -15,7 +15,9 @@
 #include "config.h"
 
 #include <sched.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "meta.h"
@@ -289,6 +291,14 @@ static void wait_for_decision(struct vmgc_heap *h, uint32_t epoch)
  * the read is decided. */
 VMGC_API void *vmgc_weak_load(vmgc_thread *t, void *const *slot)
 {
+    if (!t || t->sig != THREAD_SIG || !slot) {
+        /* no value to return that would not be a lie: stop, saying why */
+        static const char msg[] = "vmgc: misuse: vmgc_weak_load needs the calling thread's "
+                                  "handle (vmgc_thread_attach) and a slot\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        abort();
+    }
     struct vmgc_heap *h = t->heap;
     void **s = (void **)slot;
     for (;;) {
