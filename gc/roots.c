@@ -286,11 +286,9 @@ void roots_protect_pinned(struct vmgc_heap *h)
  * black and exposes it; the flip then protects only the pinned pages not
  * protected any more (roots_pin_word).  One that is not pinned again is
  * from-space, protected already.  Left alone: pages of open I/O brackets
- * (io.c: never protected), pages with no bytes recorded (a thread's
- * allocation page until it is retired), large objects, and everything at
- * the mprotect backend's coarse levels (a trap there exposes a whole
- * granule).  A thread's allocation page kept across the last flip may be
- * protected: its next allocation traps once and exposes it. */
+ * (io.c: never protected), threads' allocation pages (written at once),
+ * large objects, and everything at the mprotect backend's coarse levels
+ * (a trap there exposes a whole granule). */
 struct preprotect_skip {
     size_t first, n;
 };
@@ -355,6 +353,9 @@ static size_t preprotect_skips(struct vmgc_heap *h, struct preprotect_skip *skip
     lock_take(&h->threads_lock);
     sample_stacks(h, threads_self(h));
     for (struct vmgc_thread *t = h->threads; t && n <= max; t = t->next) {
+        uint32_t tlab = __atomic_load_n(&t->tlab_page, __ATOMIC_RELAXED);
+        if (tlab != PD_NONE && n < max)
+            skip[n++] = (struct preprotect_skip){tlab, 1};
         for (unsigned k = 0; k < t->nio && n <= max; k++)
             if (n < max)
                 skip[n++] = (struct preprotect_skip){t->io[k].first, t->io[k].n};
