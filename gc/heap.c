@@ -425,8 +425,6 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
         misuse("vmgc_alloc: unknown type (register it with vmgc_type_register)");
     if (size > ((size_t)1 << 40))
         return out_of_memory(h, size);
-    /* where this thread's stack is now, for the next flip's early protection */
-    __atomic_store_n(&t->recent_sp, (char *)__builtin_frame_address(0), __ATOMIC_RELAXED);
     if (t != threads_self(h))
         misuse("vmgc_alloc: a thread handle used by a thread other than its owner");
     fork_settle(h);

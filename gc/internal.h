@@ -95,8 +95,6 @@ struct vmgc_thread {
     char *stack_base;             /* highest address of the stack */
     char *stack_lo;               /* lowest (for the main thread: as far as it may grow) */
     char *stack_sp;               /* lowest live address, saved when stopped/blocked */
-    char *recent_sp;              /* a frame of the allocation slow path, lately (roots.c
-                                     .sol.preprotect-sample).  Synchronization: atomic. */
     ucontext_t regs;              /* registers, saved when blocked (getcontext: unmangled) */
     pid_t tid;                    /* kernel thread id */
     uint32_t stop_sent;           /* the stop generation last signalled to this thread */

@@ -301,57 +301,11 @@ static int skipped(const struct preprotect_skip *skip, size_t nskip, size_t page
     return 0;
 }
 
-/* .sol.preprotect-sample: the first flip after a stack got deep has no
- * last pins to go by, so the stacks are read now too, while their threads
- * run: from where each thread last took an allocation slow path (its frame
- * then; a thread that allocates is where it was, give or take) down past
- * its top 64 KiB, whose pages the program is using and would only trap on,
- * to its base.  A word read there that points into the heap marks its page
- * as the last pins do.  The words race with their threads' writes: a stale
- * one protects a page to no end (it costs a trap if touched), a missed one
- * leaves a page for the flip to protect; neither is a root, the flip's own
- * scan decides those.  threads_lock is held, so no thread detaches (and
- * leaves) meanwhile. */
-#define PREPROTECT_TOP_SKIP ((size_t)64 << 10)
-
-GC_CONSERVATIVE_SCAN static void mark_range(struct vmgc_heap *h, const char *lo, const char *hi)
-{
-    const uintptr_t base = (uintptr_t)h->arena->vm.base, size = h->arena->vm.size;
-    for (uintptr_t p = ((uintptr_t)lo + 7) & ~(uintptr_t)7; p + 8 <= (uintptr_t)hi; p += 8) {
-        uintptr_t w = __atomic_load_n((const uintptr_t *)p, __ATOMIC_RELAXED);
-        if (w - base >= size)
-            continue;
-        size_t page = (w - base) >> VM_PAGE_SHIFT;
-        h->prepin_bits[page >> 6] |= (uint64_t)1 << (page & 63);
-        if (h->prepin_lo >= h->prepin_hi)
-            h->prepin_lo = page >> 6, h->prepin_hi = (page >> 6) + 1;
-        if (page >> 6 < h->prepin_lo)
-            h->prepin_lo = page >> 6;
-        if ((page >> 6) + 1 > h->prepin_hi)
-            h->prepin_hi = (page >> 6) + 1;
-    }
-}
-
-/* threads_lock held */
-static void sample_stacks(struct vmgc_heap *h, struct vmgc_thread *self)
-{
-    for (struct vmgc_thread *t = h->threads; t; t = t->next) {
-        char *sp = t == self ? (char *)__builtin_frame_address(0)
-                             : __atomic_load_n(&t->recent_sp, __ATOMIC_RELAXED);
-        if (!sp || sp < t->stack_lo || sp >= t->stack_base)
-            continue;
-        if ((size_t)(t->stack_base - sp) <= PREPROTECT_TOP_SKIP)
-            continue;
-        mark_range(h, sp + PREPROTECT_TOP_SKIP, t->stack_base);
-    }
-}
-
 /* The pages not to protect; 0 when there are too many to tell. */
 static size_t preprotect_skips(struct vmgc_heap *h, struct preprotect_skip *skip, size_t max)
 {
     size_t n = 0;
     lock_take(&h->threads_lock);
-    sample_stacks(h, threads_self(h));
     for (struct vmgc_thread *t = h->threads; t && n <= max; t = t->next) {
         uint32_t tlab = __atomic_load_n(&t->tlab_page, __ATOMIC_RELAXED);
         if (tlab != PD_NONE && n < max)
@@ -370,12 +324,11 @@ void roots_preprotect(struct vmgc_heap *h)
 {
     struct arena *a = h->arena;
     struct preprotect_skip skip[128];
-    size_t nskip = 0;
-    int coarse = a->prot == &prot_mprotect_backend && a->mp.level > 0;
-    if (!coarse)
-        nskip = preprotect_skips(h, skip, sizeof skip / sizeof *skip); /* samples the stacks */
-    size_t lo = h->prepin_lo, hi = h->prepin_hi;
+    size_t lo = h->prepin_lo, hi = h->prepin_hi, nskip = 0;
     h->prepin_lo = h->prepin_hi = 0;
+    int coarse = a->prot == &prot_mprotect_backend && a->mp.level > 0;
+    if (lo < hi && !coarse)
+        nskip = preprotect_skips(h, skip, sizeof skip / sizeof *skip);
     size_t run = 0, first = 0;
     for (size_t w = lo; w < hi; w++) {
         uint64_t bits = h->prepin_bits[w];
