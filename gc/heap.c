@@ -150,9 +150,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->grey_cap = h->arena->pt.pages;
     h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);
     h->pin_bits = meta_calloc((h->arena->pt.pages + 63) / 64, sizeof *h->pin_bits);
-    h->prepin_bits = meta_calloc((h->arena->pt.pages + 63) / 64, sizeof *h->prepin_bits);
-    if (!h->types || !h->grey || !h->pin_bits || !h->prepin_bits ||
-        weak_heap_init(h) != VMGC_OK) {
+    if (!h->types || !h->grey || !h->pin_bits || weak_heap_init(h) != VMGC_OK) {
         st = VMGC_ENOMEM;
         goto fail;
     }
@@ -186,7 +184,6 @@ fail:
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->pin_bits);
-    meta_free(h->prepin_bits);
     weak_heap_destroy(h);
     meta_free(h);
     return st;
@@ -233,7 +230,6 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->pin_bits);
-    meta_free(h->prepin_bits);
     meta_free(h->inuse);
     meta_free(h->released);
     meta_free(h);

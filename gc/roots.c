@@ -188,20 +188,6 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
-    grey_push(h, head);
-    /* .sol.preprotect: protected before the stop and not touched since (a
-     * trap would have exposed it, and none is half-way now): nothing to do */
-    if (!large && prot_is_protected(a, pagetable_page_addr(&a->pt, head))) {
-        __atomic_fetch_add(&h->st_pins_preprotected, 1, __ATOMIC_RELAXED);
-        h->prepin_bits[head >> 6] |= (uint64_t)1 << (head & 63); /* and again next time */
-        if (h->prepin_lo >= h->prepin_hi)
-            h->prepin_lo = head >> 6, h->prepin_hi = (head >> 6) + 1;
-        if (head >> 6 < h->prepin_lo)
-            h->prepin_lo = head >> 6;
-        if ((head >> 6) + 1 > h->prepin_hi)
-            h->prepin_hi = (head >> 6) + 1;
-        return;
-    }
     /* .sol.pin-batch: protected at the end of the flip, with its neighbours
      * (roots_protect_pinned); the world is stopped until then */
     for (size_t i = head; i < head + n; i++)
@@ -212,6 +198,7 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
         h->pin_lo = head >> 6;
     if (((head + n - 1) >> 6) + 1 > h->pin_hi)
         h->pin_hi = ((head + n - 1) >> 6) + 1;
+    grey_push(h, head);
 }
 
 /* .sol.pin-batch: a deep stack pins tens of thousands of pages, mostly
@@ -242,15 +229,8 @@ void roots_protect_pinned(struct vmgc_heap *h)
 {
     size_t run = 0, first = 0;
     int resident = 0;
-    if (h->pin_lo < h->pin_hi) { /* remembered for the next flip (.sol.preprotect) */
-        if (h->prepin_lo >= h->prepin_hi)
-            h->prepin_lo = h->pin_lo, h->prepin_hi = h->pin_hi;
-        h->prepin_lo = h->pin_lo < h->prepin_lo ? h->pin_lo : h->prepin_lo;
-        h->prepin_hi = h->pin_hi > h->prepin_hi ? h->pin_hi : h->prepin_hi;
-    }
     for (size_t w = h->pin_lo; w < h->pin_hi; w++) {
         uint64_t bits = h->pin_bits[w];
-        h->prepin_bits[w] |= bits;
         h->pin_bits[w] = 0;
         for (unsigned b = 0; b < 64; b++) {
             size_t page = w * 64 + b;
@@ -277,79 +257,6 @@ void roots_protect_pinned(struct vmgc_heap *h)
     if (run)
         protect_run(h, first, run, resident);
     h->pin_lo = h->pin_hi = 0;
-}
-
-/* .sol.preprotect: a deep stack pins the same pages flip after flip, and
- * their protection (~135 ns a page of kernel work here) was most of the
- * flip.  So the pages the last flip pinned are protected now, while the
- * world runs; a mutator that touches one traps, and the barrier finds it
- * black and exposes it; the flip then protects only the pinned pages not
- * protected any more (roots_pin_word).  One that is not pinned again is
- * from-space, protected already.  Left alone: pages of open I/O brackets
- * (io.c: never protected), threads' allocation pages (written at once),
- * large objects, and everything at the mprotect backend's coarse levels
- * (a trap there exposes a whole granule). */
-struct preprotect_skip {
-    size_t first, n;
-};
-
-static int skipped(const struct preprotect_skip *skip, size_t nskip, size_t page)
-{
-    for (size_t k = 0; k < nskip; k++)
-        if (page - skip[k].first < skip[k].n)
-            return 1;
-    return 0;
-}
-
-/* The pages not to protect; 0 when there are too many to tell. */
-static size_t preprotect_skips(struct vmgc_heap *h, struct preprotect_skip *skip, size_t max)
-{
-    size_t n = 0;
-    lock_take(&h->threads_lock);
-    for (struct vmgc_thread *t = h->threads; t && n <= max; t = t->next) {
-        uint32_t tlab = __atomic_load_n(&t->tlab_page, __ATOMIC_RELAXED);
-        if (tlab != PD_NONE && n < max)
-            skip[n++] = (struct preprotect_skip){tlab, 1};
-        for (unsigned k = 0; k < t->nio && n <= max; k++)
-            if (n < max)
-                skip[n++] = (struct preprotect_skip){t->io[k].first, t->io[k].n};
-            else
-                n = max + 1;
-    }
-    pthread_mutex_unlock(&h->threads_lock);
-    return n > max ? 0 : n + 1; /* +1: "could tell", even with nothing to skip */
-}
-
-void roots_preprotect(struct vmgc_heap *h)
-{
-    struct arena *a = h->arena;
-    struct preprotect_skip skip[128];
-    size_t lo = h->prepin_lo, hi = h->prepin_hi, nskip = 0;
-    h->prepin_lo = h->prepin_hi = 0;
-    int coarse = a->prot == &prot_mprotect_backend && a->mp.level > 0;
-    if (lo < hi && !coarse)
-        nskip = preprotect_skips(h, skip, sizeof skip / sizeof *skip);
-    size_t run = 0, first = 0;
-    for (size_t w = lo; w < hi; w++) {
-        uint64_t bits = h->prepin_bits[w];
-        h->prepin_bits[w] = 0;
-        for (; bits && nskip; bits &= bits - 1) {
-            size_t page = w * 64 + (size_t)__builtin_ctzll(bits);
-            uint32_t st = ps_load(h, page);
-            int take = pinned_resident(h, page) && PS_STATE(st) == PS_BLACK && !ps_is_from(h, st) &&
-                       !skipped(skip, nskip - 1, page);
-            if (take && run && page == first + run) {
-                run++;
-                continue;
-            }
-            if (run)
-                protect_run(h, first, run, 1);
-            run = take ? 1 : 0;
-            first = page;
-        }
-    }
-    if (run)
-        protect_run(h, first, run, 1);
 }
 
 /* .sol.no-asan: a conservative scan reads whole stacks and frames, which
