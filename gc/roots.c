@@ -15,8 +15,32 @@
 
 /* ---- precise roots ---- */
 
+/* .sol.store-after-add: a slot is a root from its registration on.  A
+ * value stored in it before, whose object no stack or root held at a flip
+ * meanwhile, was not kept: it points at from-space (a stale copy, or an
+ * object about to be freed) or at a page given back.  Looked for under
+ * roots_lock, so no flip comes between the look and the registration;
+ * the index of the first such slot, or count. */
+static size_t first_lost_slot(struct vmgc_heap *h, void *const *slots, size_t count)
+{
+    struct arena *a = h->arena;
+    for (size_t i = 0; i < count; i++) {
+        void *v = __atomic_load_n(&slots[i], __ATOMIC_RELAXED);
+        if (!vm_contains(&a->vm, v))
+            continue;
+        size_t page = pagetable_index(&a->pt, v);
+        uint8_t space = __atomic_load_n(&a->pt.desc[page].space, __ATOMIC_RELAXED);
+        if (space == PK_ROOTS)
+            continue; /* not an object, a misuse of its own (roots.md) */
+        uint32_t w = ps_load(h, ps_head_of(h, page));
+        if (space == PK_NONE || PS_STATE(w) == PS_FREE || ps_is_from(h, w))
+            return i;
+    }
+    return count;
+}
+
 static vmgc_status root_add(vmgc_heap *h, const char *what, const char *name, void **slots,
-                            size_t count)
+                            size_t count, int restored)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "%s: not a live heap", what);
@@ -37,6 +61,20 @@ static vmgc_status root_add(vmgc_heap *h, const char *what, const char *name, vo
     r->slots = slots;
     r->count = count;
     lock_take(&h->roots_lock);
+    /* a restore adds its roots before it hands out the image's pages */
+    size_t lost = restored ? count : first_lost_slot(h, slots, count);
+    if (lost < count) {
+        void *v = slots[lost];
+        pthread_mutex_unlock(&h->roots_lock);
+        meta_free(r->name);
+        meta_free(r);
+        return error_set(VMGC_ESTATE,
+                         "%s: slot %zu holds %p, an object the collector did not keep: the "
+                         "pointer was stored before the slot was registered, and a collection "
+                         "meanwhile found it nowhere else. Register a slot first (NULL), then "
+                         "store into it",
+                         what, lost, v);
+    }
     for (struct root_range *o = h->roots; name && o; o = o->next)
         if (o->name && strcmp(o->name, name) == 0) {
             pthread_mutex_unlock(&h->roots_lock);
@@ -55,7 +93,7 @@ static vmgc_status root_add(vmgc_heap *h, const char *what, const char *name, vo
 
 VMGC_API vmgc_status vmgc_root_add(vmgc_heap *h, void **slots, size_t count)
 {
-    return root_add(h, "vmgc_root_add", NULL, slots, count);
+    return root_add(h, "vmgc_root_add", NULL, slots, count, 0);
 }
 
 VMGC_API vmgc_status vmgc_root_add_named(vmgc_heap *h, const char *name, void **slots,
@@ -63,7 +101,7 @@ VMGC_API vmgc_status vmgc_root_add_named(vmgc_heap *h, const char *name, void **
 {
     if (!name || !*name || strlen(name) > 4096)
         return error_set(VMGC_EINVAL, "vmgc_root_add_named: give a name of 1 to 4096 bytes");
-    return root_add(h, "vmgc_root_add_named", name, slots, count);
+    return root_add(h, "vmgc_root_add_named", name, slots, count, 0);
 }
 
 /* .sol.restored-roots: a restored heap's named roots are roots from the
@@ -77,7 +115,7 @@ vmgc_status roots_add_owned(struct vmgc_heap *h, const char *name, const uint64_
         return error_set(VMGC_ENOMEM, "no memory for the %zu slots of restored root '%s'", count,
                          name);
     memcpy(slots, values, count * sizeof *slots);
-    vmgc_status st = root_add(h, "vmgc_heap_restore", name, slots, count);
+    vmgc_status st = root_add(h, "vmgc_heap_restore", name, slots, count, 1);
     if (st != VMGC_OK) {
         meta_free(slots);
         return st;

@@ -289,7 +289,12 @@ VMGC_API void *vmgc_finalize_next(vmgc_thread *thread);
 /* ---- Roots ---------------------------------------------------------- */
 
 /* Precise roots: count slots holding object pointers or NULL, updated when
- * objects move.  May be added and removed at any time, from any thread. */
+ * objects move.  May be added and removed at any time, from any thread.
+ * A slot is a root from its registration on: register it (holding NULL)
+ * before storing into it.  A pointer stored before, with no other root or
+ * stack holding its object when a collection began meanwhile, is stale;
+ * when vmgc can tell (the object was not kept), the call fails with
+ * VMGC_ESTATE and says so, and the slots are not registered. */
 VMGC_API vmgc_status vmgc_root_add(vmgc_heap *heap, void **slots, size_t count);
 VMGC_API vmgc_status vmgc_root_remove(vmgc_heap *heap, void **slots);
 

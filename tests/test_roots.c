@@ -1,7 +1,8 @@
 /* test_roots.c -- roots by region (gc/roots.c .sol.region): a struct of
  * globals mixing pointers and other fields, the program's data segments as
- * one call, and verification naming a global that is not a root.  Both
- * barrier backends. */
+ * one call, and verification naming a global that is not a root; a slot
+ * registered after the only pointer to its object was stored in it
+ * (.sol.store-after-add).  Both barrier backends. */
 #include "config.h"
 
 #include <signal.h>
@@ -11,6 +12,7 @@
 
 #include "testlib.h"
 #include "vmgc.h"
+#include "internal.h" /* the test hook in struct vmgc_heap */
 
 static vmgc_heap *heap;
 static vmgc_thread *me;
@@ -166,6 +168,76 @@ static void verify_names_unrooted_global(int backend)
 }
 BOTH(verify_names_unrooted_global)
 
+/* ---- a slot stored into before it was registered ---- */
+
+/* Only a disguised copy of the pointer survives this frame, and the stack
+ * below it is overwritten, so no stale word keeps the object. */
+static uintptr_t disguised;
+
+static __attribute__((noinline)) void allocate_disguised(size_t bytes)
+{
+    void *p = vmgc_alloc(me, t_leaf, bytes);
+    memset(p, 0x5a, bytes);
+    disguised = ~(uintptr_t)p;
+    for (int i = 0; i < 200; i++) /* off the allocation page, which the flip keeps */
+        (void)vmgc_alloc(me, t_leaf, 64);
+}
+
+static __attribute__((noinline)) void scrub_stack(void)
+{
+    volatile char pad[64 << 10];
+    memset((char *)pad, 0, sizeof pad);
+}
+
+static void *lost_slot;
+static vmgc_status lost_status;
+static char lost_message[512];
+
+static void expect_lost(vmgc_status st)
+{
+    ck_assert_int_eq(st, VMGC_ESTATE);
+    ck_assert_msg(strstr(lost_message, "stored before the slot was registered") &&
+                      strstr(lost_message, "Register a slot first"),
+                  "message: %s", lost_message);
+}
+
+static void register_mid_cycle(struct vmgc_heap *h)
+{
+    h->test_after_from_space_unmapped = NULL;
+    lost_slot = (void *)~disguised;
+    lost_status = vmgc_root_add(heap, &lost_slot, 1);
+    snprintf(lost_message, sizeof lost_message, "%s", vmgc_last_error());
+}
+
+static void store_before_add(int backend)
+{
+    setup(backend);
+    /* between cycles: a large object (pages of its own) given back */
+    allocate_disguised(5 * 4096);
+    scrub_stack();
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    lost_slot = (void *)~disguised;
+    vmgc_status st = vmgc_root_add(heap, &lost_slot, 1);
+    snprintf(lost_message, sizeof lost_message, "%s", vmgc_last_error());
+    expect_lost(st);
+    /* during a cycle: a small object left in from-space */
+    allocate_disguised(sizeof(struct leaf));
+    scrub_stack();
+    lost_status = VMGC_OK;
+    heap->test_after_from_space_unmapped = register_mid_cycle;
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    expect_lost(lost_status);
+    /* the right order works, and the slot is a root from then on */
+    lost_slot = NULL;
+    ck_assert_int_eq(vmgc_root_add(heap, &lost_slot, 1), VMGC_OK);
+    lost_slot = leaf(33);
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    ck_assert(leaf_ok(lost_slot, 33));
+    ck_assert_int_eq(vmgc_root_remove(heap, &lost_slot), VMGC_OK);
+    teardown();
+}
+BOTH(store_before_add)
+
 int main(void)
 {
     Suite *s = suite_create("roots");
@@ -174,6 +246,7 @@ int main(void)
     tcase_add_loop_test(tc, region_of_globals_t, 0, 2);
     tcase_add_loop_test(tc, data_segments_as_one_call_t, 0, 2);
     tcase_add_loop_test(tc, verify_names_unrooted_global_t, 0, 2);
+    tcase_add_loop_test(tc, store_before_add_t, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
