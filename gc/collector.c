@@ -74,6 +74,7 @@ static size_t flip(struct vmgc_heap *h)
     /* No lock a stopped mutator could hold may be taken while the world is
      * stopped: take the roots lock first, and fill the copy reserve now. */
     lock_take(&h->roots_lock);
+    roots_preprotect(h);
     checkpoint_prepare_roots(h);
     size_t nroots = count_roots(h);
     if (stash_refill(h, (unsigned)(64 + nroots / 2)) != VMGC_OK)

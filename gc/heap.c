@@ -150,7 +150,9 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->grey_cap = h->arena->pt.pages;
     h->grey = meta_calloc(h->grey_cap, sizeof *h->grey);
     h->pin_bits = meta_calloc((h->arena->pt.pages + 63) / 64, sizeof *h->pin_bits);
-    if (!h->types || !h->grey || !h->pin_bits || weak_heap_init(h) != VMGC_OK) {
+    h->prepin_bits = meta_calloc((h->arena->pt.pages + 63) / 64, sizeof *h->prepin_bits);
+    if (!h->types || !h->grey || !h->pin_bits || !h->prepin_bits ||
+        weak_heap_init(h) != VMGC_OK) {
         st = VMGC_ENOMEM;
         goto fail;
     }
@@ -184,6 +186,7 @@ fail:
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->pin_bits);
+    meta_free(h->prepin_bits);
     weak_heap_destroy(h);
     meta_free(h);
     return st;
@@ -230,6 +233,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     meta_free(h->types);
     meta_free(h->grey);
     meta_free(h->pin_bits);
+    meta_free(h->prepin_bits);
     meta_free(h->inuse);
     meta_free(h->released);
     meta_free(h);
@@ -421,6 +425,8 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
         misuse("vmgc_alloc: unknown type (register it with vmgc_type_register)");
     if (size > ((size_t)1 << 40))
         return out_of_memory(h, size);
+    /* where this thread's stack is now, for the next flip's early protection */
+    __atomic_store_n(&t->recent_sp, (char *)__builtin_frame_address(0), __ATOMIC_RELAXED);
     if (t != threads_self(h))
         misuse("vmgc_alloc: a thread handle used by a thread other than its owner");
     fork_settle(h);

@@ -95,6 +95,8 @@ struct vmgc_thread {
     char *stack_base;             /* highest address of the stack */
     char *stack_lo;               /* lowest (for the main thread: as far as it may grow) */
     char *stack_sp;               /* lowest live address, saved when stopped/blocked */
+    char *recent_sp;              /* a frame of the allocation slow path, lately (roots.c
+                                     .sol.preprotect-sample).  Synchronization: atomic. */
     ucontext_t regs;              /* registers, saved when blocked (getcontext: unmangled) */
     pid_t tid;                    /* kernel thread id */
     uint32_t stop_sent;           /* the stop generation last signalled to this thread */
@@ -170,6 +172,12 @@ struct vmgc_heap {
      * end.  A bit per heap page; the flip's. */
     uint64_t *pin_bits;
     size_t pin_lo, pin_hi;  /* words of pin_bits that may be set: [lo, hi) */
+    /* .sol.preprotect: the small pages the last flip pinned, protected
+     * before the next flip stops the world.  Same shape as pin_bits;
+     * roots_lock. */
+    uint64_t *prepin_bits;
+    size_t prepin_lo, prepin_hi;
+    uint64_t st_pins_preprotected; /* pins found protected already.  Synchronization: atomic. */
     struct root_region *regions;
     int data_segments_rooted; /* vmgc_root_add_data_segments was called */
     /* verification: the main program's writable segments, looked up at
@@ -379,6 +387,9 @@ void roots_pin_ambiguous(struct vmgc_heap *h, struct vmgc_thread *self);
 void roots_pin_word(struct vmgc_heap *h, uintptr_t word);
 /* The flip, after every pin: protect the pinned pages, a run per call. */
 void roots_protect_pinned(struct vmgc_heap *h);
+/* Before the flip's stop (roots_lock held, world running): protect what
+ * the last flip pinned (.sol.preprotect). */
+void roots_preprotect(struct vmgc_heap *h);
 void roots_forward_precise(struct vmgc_heap *h, struct copier *c);
 /* The main program's writable segments as a list of regions (NULL: none or
  * no memory); the caller frees it with roots_free_regions. */

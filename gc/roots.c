@@ -196,6 +196,21 @@ void roots_forward_precise(struct vmgc_heap *h, struct copier *c)
 
 /* ---- ambiguous roots ---- */
 
+/* Sets the bits of pages [first, first+n) in a page bitmap whose words
+ * that may be set are [*lo, *hi). */
+static void bits_mark(uint64_t *bits, size_t *lo, size_t *hi, size_t first, size_t n)
+{
+    for (size_t i = first; i < first + n; i++)
+        bits[i >> 6] |= (uint64_t)1 << (i & 63);
+    size_t wlo = first >> 6, whi = ((first + n - 1) >> 6) + 1;
+    if (*lo >= *hi)
+        *lo = wlo, *hi = whi;
+    if (wlo < *lo)
+        *lo = wlo;
+    if (whi > *hi)
+        *hi = whi;
+}
+
 /* .sol.pin: a word that points anywhere into a from-space page turns that
  * page (or large object) into to-space in place: grey, to be scanned,
  * protected before the world resumes. */
@@ -226,17 +241,17 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
+    grey_push(h, head);
+    /* .sol.preprotect: protected before the stop and not touched since (a
+     * trap would have exposed it, and none is half-way now): nothing to do */
+    if (!large && prot_is_protected(a, pagetable_page_addr(&a->pt, head))) {
+        __atomic_fetch_add(&h->st_pins_preprotected, 1, __ATOMIC_RELAXED);
+        bits_mark(h->prepin_bits, &h->prepin_lo, &h->prepin_hi, head, 1); /* and next time */
+        return;
+    }
     /* .sol.pin-batch: protected at the end of the flip, with its neighbours
      * (roots_protect_pinned); the world is stopped until then */
-    for (size_t i = head; i < head + n; i++)
-        h->pin_bits[i >> 6] |= (uint64_t)1 << (i & 63);
-    if (h->pin_lo >= h->pin_hi)
-        h->pin_lo = head >> 6, h->pin_hi = ((head + n - 1) >> 6) + 1;
-    if (head >> 6 < h->pin_lo)
-        h->pin_lo = head >> 6;
-    if (((head + n - 1) >> 6) + 1 > h->pin_hi)
-        h->pin_hi = ((head + n - 1) >> 6) + 1;
-    grey_push(h, head);
+    bits_mark(h->pin_bits, &h->pin_lo, &h->pin_hi, head, n);
 }
 
 /* .sol.pin-batch: a deep stack pins tens of thousands of pages, mostly
@@ -267,8 +282,15 @@ void roots_protect_pinned(struct vmgc_heap *h)
 {
     size_t run = 0, first = 0;
     int resident = 0;
+    if (h->pin_lo < h->pin_hi) { /* remembered for the next flip (.sol.preprotect) */
+        if (h->prepin_lo >= h->prepin_hi)
+            h->prepin_lo = h->pin_lo, h->prepin_hi = h->pin_hi;
+        h->prepin_lo = h->pin_lo < h->prepin_lo ? h->pin_lo : h->prepin_lo;
+        h->prepin_hi = h->pin_hi > h->prepin_hi ? h->pin_hi : h->prepin_hi;
+    }
     for (size_t w = h->pin_lo; w < h->pin_hi; w++) {
         uint64_t bits = h->pin_bits[w];
+        h->prepin_bits[w] |= bits;
         h->pin_bits[w] = 0;
         for (unsigned b = 0; b < 64; b++) {
             size_t page = w * 64 + b;
@@ -295,6 +317,118 @@ void roots_protect_pinned(struct vmgc_heap *h)
     if (run)
         protect_run(h, first, run, resident);
     h->pin_lo = h->pin_hi = 0;
+}
+
+/* .sol.preprotect: a deep stack pins the same pages flip after flip, and
+ * their protection (~135 ns a page of kernel work here) was most of the
+ * flip.  So the pages the last flip pinned are protected now, while the
+ * world runs; a mutator that touches one traps, and the barrier finds it
+ * black and exposes it; the flip then protects only the pinned pages not
+ * protected any more (roots_pin_word).  One that is not pinned again is
+ * from-space, protected already.  Left alone: pages of open I/O brackets
+ * (io.c: never protected), pages with no bytes recorded (a thread's
+ * allocation page until it is retired), large objects, and everything at
+ * the mprotect backend's coarse levels (a trap there exposes a whole
+ * granule).  A thread's allocation page kept across the last flip may be
+ * protected: its next allocation traps once and exposes it. */
+struct preprotect_skip {
+    size_t first, n;
+};
+
+static int skipped(const struct preprotect_skip *skip, size_t nskip, size_t page)
+{
+    for (size_t k = 0; k < nskip; k++)
+        if (page - skip[k].first < skip[k].n)
+            return 1;
+    return 0;
+}
+
+/* .sol.preprotect-sample: the first flip after a stack got deep has no
+ * last pins to go by, so the stacks are read now too, while their threads
+ * run: from where each thread last took an allocation slow path (its frame
+ * then; a thread that allocates is where it was, give or take) down past
+ * its top 64 KiB, whose pages the program is using and would only trap on,
+ * to its base.  A word read there that points into the heap marks its page
+ * as the last pins do.  The words race with their threads' writes: a stale
+ * one protects a page to no end (it costs a trap if touched), a missed one
+ * leaves a page for the flip to protect; neither is a root, the flip's own
+ * scan decides those.  threads_lock is held, so no thread detaches (and
+ * leaves) meanwhile. */
+#define PREPROTECT_TOP_SKIP ((size_t)64 << 10)
+
+GC_CONSERVATIVE_SCAN static void mark_range(struct vmgc_heap *h, const char *lo, const char *hi)
+{
+    const uintptr_t base = (uintptr_t)h->arena->vm.base, size = h->arena->vm.size;
+    for (uintptr_t p = ((uintptr_t)lo + 7) & ~(uintptr_t)7; p + 8 <= (uintptr_t)hi; p += 8) {
+        uintptr_t w = __atomic_load_n((const uintptr_t *)p, __ATOMIC_RELAXED);
+        if (w - base >= size)
+            continue;
+        bits_mark(h->prepin_bits, &h->prepin_lo, &h->prepin_hi, (w - base) >> VM_PAGE_SHIFT, 1);
+    }
+}
+
+/* threads_lock held */
+static void sample_stacks(struct vmgc_heap *h, struct vmgc_thread *self)
+{
+    for (struct vmgc_thread *t = h->threads; t; t = t->next) {
+        char *sp = t == self ? (char *)__builtin_frame_address(0)
+                             : __atomic_load_n(&t->recent_sp, __ATOMIC_RELAXED);
+        if (!sp || sp < t->stack_lo || sp >= t->stack_base)
+            continue;
+        if ((size_t)(t->stack_base - sp) <= PREPROTECT_TOP_SKIP)
+            continue;
+        mark_range(h, sp + PREPROTECT_TOP_SKIP, t->stack_base);
+    }
+}
+
+/* The pages not to protect; 0 when there are too many to tell. */
+static size_t preprotect_skips(struct vmgc_heap *h, struct preprotect_skip *skip, size_t max)
+{
+    size_t n = 0;
+    lock_take(&h->threads_lock);
+    sample_stacks(h, threads_self(h));
+    for (struct vmgc_thread *t = h->threads; t && n <= max; t = t->next) {
+        for (unsigned k = 0; k < t->nio && n <= max; k++)
+            if (n < max)
+                skip[n++] = (struct preprotect_skip){t->io[k].first, t->io[k].n};
+            else
+                n = max + 1;
+    }
+    pthread_mutex_unlock(&h->threads_lock);
+    return n > max ? 0 : n + 1; /* +1: "could tell", even with nothing to skip */
+}
+
+void roots_preprotect(struct vmgc_heap *h)
+{
+    struct arena *a = h->arena;
+    struct preprotect_skip skip[128];
+    size_t nskip = 0;
+    int coarse = a->prot == &prot_mprotect_backend && a->mp.level > 0;
+    if (!coarse)
+        nskip = preprotect_skips(h, skip, sizeof skip / sizeof *skip); /* samples the stacks */
+    size_t lo = h->prepin_lo, hi = h->prepin_hi;
+    h->prepin_lo = h->prepin_hi = 0;
+    size_t run = 0, first = 0;
+    for (size_t w = lo; w < hi; w++) {
+        uint64_t bits = h->prepin_bits[w];
+        h->prepin_bits[w] = 0;
+        for (; bits && nskip; bits &= bits - 1) {
+            size_t page = w * 64 + (size_t)__builtin_ctzll(bits);
+            uint32_t st = ps_load(h, page);
+            int take = pinned_resident(h, page) && PS_STATE(st) == PS_BLACK && !ps_is_from(h, st) &&
+                       !skipped(skip, nskip - 1, page);
+            if (take && run && page == first + run) {
+                run++;
+                continue;
+            }
+            if (run)
+                protect_run(h, first, run, 1);
+            run = take ? 1 : 0;
+            first = page;
+        }
+    }
+    if (run)
+        protect_run(h, first, run, 1);
 }
 
 /* .sol.no-asan: a conservative scan reads whole stacks and frames, which

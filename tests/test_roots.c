@@ -1,8 +1,10 @@
 /* test_roots.c -- roots by region (gc/roots.c .sol.region): a struct of
  * globals mixing pointers and other fields, the program's data segments as
- * one call, and verification naming a global that is not a root; a slot
- * registered after the only pointer to its object was stored in it
- * (.sol.store-after-add).  Both barrier backends. */
+ * one call, and verification naming a global that is not a root; a deep
+ * stack whose pins are protected before the flip (.sol.preprotect) while
+ * the program reads and writes what they hold; a slot registered after the
+ * only pointer to its object was stored in it (.sol.store-after-add).
+ * Both barrier backends. */
 #include "config.h"
 
 #include <signal.h>
@@ -238,6 +240,67 @@ static void store_before_add(int backend)
 }
 BOTH(store_before_add)
 
+/* ---- deep stacks (.sol.preprotect) ---- */
+
+#define DEPTH 3000
+
+struct frame {
+    struct frame *caller;
+    uint64_t depth, touched;
+};
+
+static vmgc_type t_frame;
+static int deep_rounds;
+
+/* Every frame object (on a page of its own) is touched and checked after
+ * each collection: the first touches after a flip trap on the pinned,
+ * protected pages; the pages are also protected before the next flip, so
+ * touches between collections trap and expose them (the barrier on a black
+ * page). */
+static __attribute__((noinline)) void check_chain(struct frame *f, int round)
+{
+    for (uint64_t d = DEPTH; f; f = f->caller) {
+        d--;
+        ck_assert_uint_eq(f->depth, d);
+        ck_assert_uint_eq(f->touched, (uint64_t)round);
+        f->touched = (uint64_t)round + 1;
+    }
+}
+
+static __attribute__((noinline)) void descend_deep(int d, struct frame *caller)
+{
+    struct frame *volatile mine = vmgc_alloc(me, t_frame, sizeof *mine);
+    mine->caller = caller;
+    mine->depth = (uint64_t)d;
+    (void)vmgc_alloc(me, t_leaf, 2000); /* the next frame's object on another page */
+    (void)vmgc_alloc(me, t_leaf, 2000);
+    if (d + 1 < DEPTH) {
+        descend_deep(d + 1, mine);
+        ck_assert_uint_eq(mine->depth, (uint64_t)d); /* (and no tail call: the frame stays) */
+        return;
+    }
+    for (int round = 0; round < deep_rounds; round++) {
+        ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+        if (round % 2)
+            check_chain(mine, round / 2);
+    }
+}
+
+static void deep_stack_pins_protected_early(int backend)
+{
+    setup(backend);
+    vmgc_type_desc fd = VMGC_TYPE_STRUCT("frame", struct frame, VMGC_PTR_BIT(struct frame, caller));
+    ck_assert_int_eq(vmgc_type_register(heap, &fd, &t_frame), VMGC_OK);
+    deep_rounds = 12;
+    descend_deep(0, NULL);
+    /* from the second collection on, the deep frames' pages were protected
+     * before each flip, and found so */
+    ck_assert_uint_ge(__atomic_load_n(&heap->st_pins_preprotected, __ATOMIC_RELAXED),
+                      (uint64_t)DEPTH * 5);
+    teardown();
+}
+BOTH(deep_stack_pins_protected_early)
+
 int main(void)
 {
     Suite *s = suite_create("roots");
@@ -246,6 +309,7 @@ int main(void)
     tcase_add_loop_test(tc, region_of_globals_t, 0, 2);
     tcase_add_loop_test(tc, data_segments_as_one_call_t, 0, 2);
     tcase_add_loop_test(tc, verify_names_unrooted_global_t, 0, 2);
+    tcase_add_loop_test(tc, deep_stack_pins_protected_early_t, 0, 2);
     tcase_add_loop_test(tc, store_before_add_t, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
