@@ -265,7 +265,10 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
 static int pinned_resident(struct vmgc_heap *h, size_t page)
 {
     const struct page_desc *d = &h->arena->pt.desc[page];
-    return d->space == PK_SMALL && __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE) > 0;
+    /* atomic: the early protection reads pages a mutator may be turning
+     * into a large object meanwhile (.sol.preprotect-sample) */
+    return __atomic_load_n(&d->space, __ATOMIC_RELAXED) == PK_SMALL &&
+           __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE) > 0;
 }
 
 static void protect_run(struct vmgc_heap *h, size_t first, size_t n, int resident)
