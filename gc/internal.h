@@ -178,6 +178,12 @@ struct vmgc_heap {
     uint64_t *prepin_bits;
     size_t prepin_lo, prepin_hi;
     uint64_t st_pins_preprotected; /* pins found protected already.  Synchronization: atomic. */
+    /* .sol.pin-tally: what the flip's pins add to the shared counters,
+     * counted in plain fields (the world is stopped and one thread pins)
+     * and added once, when the pinning is over (roots_protect_pinned). */
+    struct {
+        uint64_t pins, survivor_pages, pending, preprotected;
+    } pin_tally;
     struct root_region *regions;
     int data_segments_rooted; /* vmgc_root_add_data_segments was called */
     /* verification: the main program's writable segments, looked up at
@@ -287,13 +293,42 @@ struct vmgc_heap {
     void (*test_after_from_space_unmapped)(struct vmgc_heap *h);
 };
 
-/* ---- pagestate.c ---- */
-uint32_t *ps_word(struct vmgc_heap *h, size_t page);
-uint32_t ps_load(struct vmgc_heap *h, size_t page);
-int ps_cas(struct vmgc_heap *h, size_t page, uint32_t expect, uint32_t desired);
-void ps_set(struct vmgc_heap *h, size_t page, uint32_t value);
-int ps_is_from(struct vmgc_heap *h, uint32_t word);
-size_t ps_head_of(struct vmgc_heap *h, size_t page); /* large body -> head */
+/* ---- the page state's primitives: async-signal-safe; inline, as the
+ * flip calls them for every pinned page (roots.md .sol.pin-tally) ---- */
+static inline uint32_t *ps_word(struct vmgc_heap *h, size_t page)
+{
+    return &h->arena->pt.desc[page].gc_word[0];
+}
+
+static inline uint32_t ps_load(struct vmgc_heap *h, size_t page)
+{
+    return __atomic_load_n(ps_word(h, page), __ATOMIC_ACQUIRE);
+}
+
+static inline int ps_cas(struct vmgc_heap *h, size_t page, uint32_t expect, uint32_t desired)
+{
+    return __atomic_compare_exchange_n(ps_word(h, page), &expect, desired, 0, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+
+static inline void ps_set(struct vmgc_heap *h, size_t page, uint32_t value)
+{
+    __atomic_store_n(ps_word(h, page), value, __ATOMIC_RELEASE);
+}
+
+/* .sol.epoch: from-space is "black, but from an older epoch". */
+static inline int ps_is_from(struct vmgc_heap *h, uint32_t word)
+{
+    return PS_STATE(word) == PS_BLACK &&
+           PS_EPOCH(word) != (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu);
+}
+
+/* a large object's body page -> its head */
+static inline size_t ps_head_of(struct vmgc_heap *h, size_t page)
+{
+    struct page_desc *d = &h->arena->pt.desc[page];
+    return __atomic_load_n(&d->space, __ATOMIC_RELAXED) == PK_LARGE_BODY ? d->gc_word[2] : page;
+}
 int large_is_leaf(struct vmgc_heap *h, size_t head); /* no pointers: black when promoted */
 
 /* ---- pages.c: page supply ---- */
@@ -306,6 +341,8 @@ void stash_wait_turn(struct vmgc_heap *h, int in_signal);
 void stash_keep_up(struct vmgc_heap *h);
 size_t stash_pop(struct vmgc_heap *h); /* PD_NONE when empty; async-signal-safe */
 void grey_push(struct vmgc_heap *h, size_t page); /* async-signal-safe */
+/* grey_push in the flip's pinning, world stopped (.sol.pin-tally) */
+void grey_push_stopped(struct vmgc_heap *h, size_t page);
 size_t grey_pop(struct vmgc_heap *h);             /* PD_NONE when empty */
 void grey_reset(struct vmgc_heap *h);
 int grey_pop_peek_empty(struct vmgc_heap *h);

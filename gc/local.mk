@@ -12,7 +12,6 @@ libvmgc_core_la_SOURCES += \
 	gc/io.c \
 	gc/lookahead.c \
 	gc/pages.c \
-	gc/pagestate.c \
 	gc/restore.c \
 	gc/rootblock.c \
 	gc/roots.c \

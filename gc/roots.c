@@ -230,8 +230,8 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
     int large = a->pt.desc[head].space == PK_LARGE_HEAD;
     size_t n = large ? a->pt.desc[head].gc_word[1] : 1;
-    __atomic_fetch_add(&h->st_pages_pinned, 1, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
+    h->pin_tally.pins++;
+    h->pin_tally.survivor_pages += n;
     if (large && !checkpoint_active(h) && large_is_leaf(h, head)) {
         ps_set(h, head, PS_MAKE(PS_BLACK, e)); /* scan.c .sol.leaf-large */
         return;
@@ -240,12 +240,12 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
      * then: this cycle scans it from the start (.sol.cheney) */
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
-    __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
-    grey_push(h, head);
+    h->pin_tally.pending++;
+    grey_push_stopped(h, head);
     /* .sol.preprotect: protected before the stop and not touched since (a
      * trap would have exposed it, and none is half-way now): nothing to do */
     if (!large && prot_is_protected(a, pagetable_page_addr(&a->pt, head))) {
-        __atomic_fetch_add(&h->st_pins_preprotected, 1, __ATOMIC_RELAXED);
+        h->pin_tally.preprotected++;
         bits_mark(h->prepin_bits, &h->prepin_lo, &h->prepin_hi, head, 1); /* and next time */
         return;
     }
@@ -283,6 +283,12 @@ static void protect_run(struct vmgc_heap *h, size_t first, size_t n, int residen
 
 void roots_protect_pinned(struct vmgc_heap *h)
 {
+    /* .sol.pin-tally: the pinning is over */
+    __atomic_fetch_add(&h->st_pages_pinned, h->pin_tally.pins, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->survivor_pages, h->pin_tally.survivor_pages, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&h->pending, h->pin_tally.pending, __ATOMIC_ACQ_REL);
+    __atomic_fetch_add(&h->st_pins_preprotected, h->pin_tally.preprotected, __ATOMIC_RELAXED);
+    memset(&h->pin_tally, 0, sizeof h->pin_tally);
     size_t run = 0, first = 0;
     int resident = 0;
     if (h->pin_lo < h->pin_hi) { /* remembered for the next flip (.sol.preprotect) */
@@ -350,14 +356,14 @@ static int skipped(const struct preprotect_skip *skip, size_t nskip, size_t page
  * last pins to go by, so the stacks are read now too, while their threads
  * run: from where each thread last took an allocation slow path (its frame
  * then; a thread that allocates is where it was, give or take) down past
- * its top 64 KiB, whose pages the program is using and would only trap on,
+ * its top 16 KiB, whose pages the program is using and would only trap on,
  * to its base.  A word read there that points into the heap marks its page
  * as the last pins do.  The words race with their threads' writes: a stale
  * one protects a page to no end (it costs a trap if touched), a missed one
  * leaves a page for the flip to protect; neither is a root, the flip's own
  * scan decides those.  threads_lock is held, so no thread detaches (and
  * leaves) meanwhile. */
-#define PREPROTECT_TOP_SKIP ((size_t)64 << 10)
+#define PREPROTECT_TOP_SKIP ((size_t)16 << 10)
 
 GC_CONSERVATIVE_SCAN static void mark_range(struct vmgc_heap *h, const char *lo, const char *hi)
 {
