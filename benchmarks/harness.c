@@ -111,6 +111,7 @@ static void boehm_event(GC_EventType e)
  * footprint is sampled instead: anonymous + file memory, plus the heap's
  * own memory counted once (vmgc) or shared memory (everyone else). */
 static size_t peak_footprint;
+static vmgc_stats peak_parts; /* vmgc: the footprint's parts at its peak */
 static int sampler_stop;
 static pthread_t sampler;
 
@@ -120,7 +121,7 @@ static size_t status_kib(const char *text, const char *field)
     return p ? strtoull(p + strlen(field), NULL, 10) : 0;
 }
 
-static size_t footprint_now(void)
+static size_t footprint_now(vmgc_stats *parts)
 {
     char buf[4096];
     int fd = open("/proc/self/status", O_RDONLY);
@@ -136,6 +137,8 @@ static size_t footprint_now(void)
         vmgc_stats s;
         vmgc_get_stats(bench_heap, &s);
         bytes += s.resident_bytes;
+        if (parts)
+            *parts = s;
     } else {
         bytes += status_kib(buf, "RssShmem:") << 10;
     }
@@ -146,9 +149,12 @@ static void *sample_memory(void *arg)
 {
     (void)arg;
     while (!__atomic_load_n(&sampler_stop, __ATOMIC_ACQUIRE)) {
-        size_t f = footprint_now();
-        if (f > peak_footprint)
+        vmgc_stats parts;
+        size_t f = footprint_now(&parts);
+        if (f > peak_footprint) {
             peak_footprint = f;
+            peak_parts = parts;
+        }
         usleep(5000);
     }
     return NULL;
@@ -379,7 +385,7 @@ void bench_start(void)
 {
     collections_start = collections_now();
     cpu_start = cpu_seconds();
-    peak_footprint = footprint_now();
+    peak_footprint = footprint_now(&peak_parts);
     if (pthread_create(&sampler, NULL, sample_memory, NULL) != 0)
         bench_fail("cannot start the memory sampler thread");
     t_start = now_ns();
@@ -427,9 +433,12 @@ void bench_report(const char *params, double extra)
     double cpu = cpu_seconds() - cpu_start;
     __atomic_store_n(&sampler_stop, 1, __ATOMIC_RELEASE);
     pthread_join(sampler, NULL);
-    size_t f = footprint_now();
-    if (f > peak_footprint)
+    vmgc_stats parts;
+    size_t f = footprint_now(&parts);
+    if (f > peak_footprint) {
         peak_footprint = f;
+        peak_parts = parts;
+    }
     uint64_t collections = collections_now() - collections_start;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -453,6 +462,19 @@ void bench_report(const char *params, double extra)
            mmu(timed, n, t_start, t_end, 1000000), mmu(timed, n, t_start, t_end, 10000000),
            mmu(timed, n, t_start, t_end, 100000000), extra);
     fflush(stdout);
+    if (bench_is_vmgc()) /* on stderr: stdout is the CSV row */
+        fprintf(stderr,
+                "%s %s: footprint at its peak %.1f MiB: heap resident %.1f = in use %.1f (live "
+                "after the last collection %.1f, floating %.1f, young %.1f, copy reserve %.1f, "
+                "and from-space while a collection runs) + held for reuse %.1f\n",
+                workload_name, system_names[bench_sys], (double)peak_footprint / (1 << 20),
+                (double)peak_parts.resident_bytes / (1 << 20),
+                (double)peak_parts.heap_bytes / (1 << 20),
+                (double)peak_parts.live_bytes_after_last / (1 << 20),
+                (double)peak_parts.floating_bytes / (1 << 20),
+                (double)peak_parts.young_bytes / (1 << 20),
+                (double)peak_parts.reserve_bytes / (1 << 20),
+                (double)peak_parts.held_bytes / (1 << 20));
     if (pauses_file)
         write_pauses(timed, n);
     if (mmu_file)

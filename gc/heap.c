@@ -484,6 +484,13 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->checkpoints = __atomic_load_n(&h->st_checkpoints, __ATOMIC_RELAXED);
     restore_get_stats(h, s);
     finalize_get_stats(h, s);
+    /* .sol.footprint */
+    size_t inuse_after = __atomic_load_n(&h->st_inuse_after, __ATOMIC_RELAXED);
+    s->young_bytes = __atomic_load_n(&h->allocated_since_cycle, __ATOMIC_RELAXED);
+    s->floating_bytes =
+        inuse_after > s->live_bytes_after_last ? inuse_after - s->live_bytes_after_last : 0;
+    s->reserve_bytes = (size_t)__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) << VM_PAGE_SHIFT;
+    s->held_bytes = pool_get_stats(&h->arena->pool).dirty_free_pages << VM_PAGE_SHIFT;
 }
 
 VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)

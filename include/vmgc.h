@@ -375,6 +375,16 @@ typedef struct vmgc_stats {
     uint64_t objects_finalized;    /* objects queued for finalization */
     uint64_t finalize_registered;  /* registered and not queued yet */
     uint64_t finalize_queued;      /* queued and not handed out yet */
+    /* The footprint's parts, now.  resident_bytes is about heap_bytes +
+     * held_bytes; heap_bytes holds live_bytes_after_last + floating_bytes +
+     * young_bytes (page-rounded) + reserve_bytes, and while a collection
+     * runs its from-space too (doc/design/collector.md .sol.footprint). */
+    size_t young_bytes;     /* allocated since the last collection ended */
+    size_t floating_bytes;  /* pages allocated while the last collection ran: kept without
+                             * being traced, so their garbage waits for the next one */
+    size_t reserve_bytes;   /* the copy reserve: pages mapped ready for the next copies */
+    size_t held_bytes;      /* free pages kept resident for reuse; given back once
+                             * GC_PEAK_WINDOW (8) collections in a row needed less */
 } vmgc_stats;
 
 VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);
