@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing. Must run as root (or with sudo available).
 set -eu
 
-packages="autoconf automake libtool pkg-config make gcc check libatomic-ops-dev \
+packages="autoconf automake libtool pkg-config make gcc check \
 libjemalloc-dev libgc-dev gnuplot-nox"
 
 missing=""
