@@ -25,6 +25,22 @@ pooled() {
             }'
 }
 
+# Medians of the footprint's parts at its peak, which a vmgc run prints on
+# stderr (harness.c; doc/design/collector.md .sol.footprint): "live/floating/
+# young/reserve/held" in MiB, or "" for the other systems.
+parts() {
+    cat "$dir/raw/$1.$2".*.err 2>/dev/null |
+        sed -n 's/.*live after the last collection \([0-9.]*\), floating \([0-9.]*\), young \([0-9.]*\), copy reserve \([0-9.]*\),.*held for reuse \([0-9.]*\).*/\1 \2 \3 \4 \5/p' |
+        awk '
+            { n++; for (f = 1; f <= 5; f++) v[f, n] = $f }
+            function med(f,   a, b, t, x) {
+                for (a = 1; a <= n; a++) x[a] = v[f, a]
+                for (a = 2; a <= n; a++) { t = x[a]; for (b = a - 1; b >= 1 && x[b] + 0 > t + 0; b--) x[b + 1] = x[b]; x[b + 1] = t }
+                return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+            }
+            END { if (n) printf "%.0f/%.0f/%.0f/%.0f/%.0f", med(1), med(2), med(3), med(4), med(5) }'
+}
+
 # Median MMU per window over the runs of one label and system.
 mmu_curve() {
     cat "$dir/raw/$1.$2".*.mmu 2>/dev/null | awk -F, '
@@ -40,13 +56,14 @@ mmu_curve() {
 }
 
 {
-    echo "label,workload,params,system,runs,wall_s,cpu_s,peak_rss_mib,peak_footprint_mib,collections,pause_total_ms,p50_us,p99_us,p999_us,max_us,mmu_1ms,mmu_10ms,mmu_100ms,extra"
+    echo "label,workload,params,system,runs,wall_s,cpu_s,peak_rss_mib,peak_footprint_mib,collections,pause_total_ms,p50_us,p99_us,p999_us,max_us,mmu_1ms,mmu_10ms,mmu_100ms,extra,footprint_parts_mib"
     for label in $labels; do
         for sys in $systems; do
             grep -q "^$label,[^,]*,[^,]*,$sys," "$res" || continue
             mmu_curve "$label" "$sys"
             pct=$(pooled "$label" "$sys")
-            grep "^$label,[^,]*,[^,]*,$sys," "$res" | awk -F, -v pct="$pct" '
+            fp=$(parts "$label" "$sys")
+            grep "^$label,[^,]*,[^,]*,$sys," "$res" | awk -F, -v pct="$pct" -v fp="$fp" '
                 { n++; for (f = 5; f <= 19; f++) v[f, n] = $f; head = $1 "," $2 "," $3 "," $4 }
                 function med(f,   a, b, t, x) {
                     for (a = 1; a <= n; a++) x[a] = v[f, a]
@@ -54,9 +71,9 @@ mmu_curve() {
                     return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
                 }
                 END {
-                    printf "%s,%d,%.3f,%.3f,%.1f,%.1f,%g,%.2f,%s,%.4f,%.4f,%.4f,%g\n", head, n,
+                    printf "%s,%d,%.3f,%.3f,%.1f,%.1f,%g,%.2f,%s,%.4f,%.4f,%.4f,%g,%s\n", head, n,
                         med(5), med(6), med(7), med(8), med(9), med(11), pct, med(16), med(17),
-                        med(18), med(19)
+                        med(18), med(19), fp
                 }'
         done
     done
@@ -69,13 +86,13 @@ awk -F, '
       if (!(l in best_t) || $6 < best_t[l]) best_t[l] = $6
       if (!(l in best_m) || $9 < best_m[l]) best_m[l] = $9 }
     END {
-        print "| workload | params | system | wall s | x best | CPU s | footprint MiB | x best | peak RSS MiB | GCs | pause total ms | p50 us | p99 us | p99.9 us | max us | MMU 1ms | MMU 10ms | MMU 100ms | extra |"
-        print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        print "| workload | params | system | wall s | x best | CPU s | footprint MiB | x best | peak RSS MiB | GCs | pause total ms | p50 us | p99 us | p99.9 us | max us | MMU 1ms | MMU 10ms | MMU 100ms | extra | footprint parts MiB: live/floating/young/reserve/held |"
+        print "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
         for (i = 1; i <= n; i++) {
             split(row[i], f, ",")
-            printf "| %s | %s | %s | %.3f | %.2f | %.3f | %.1f | %.2f | %.1f | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.3f | %.3f | %.3f | %s |\n",
+            printf "| %s | %s | %s | %.3f | %.2f | %.3f | %.1f | %.2f | %.1f | %s | %.1f | %.0f | %.0f | %.0f | %.0f | %.3f | %.3f | %.3f | %s | %s |\n",
                 f[1], f[3], f[4], f[6], f[6] / best_t[f[1]], f[7], f[9], f[9] / best_m[f[1]], f[8], f[10],
-                f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], (f[19] == 0 ? "" : f[19])
+                f[11], f[12], f[13], f[14], f[15], f[16], f[17], f[18], (f[19] == 0 ? "" : f[19]), f[20]
         }
     }' "$dir/summary.csv" >"$dir/table.md"
 
