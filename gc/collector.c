@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <string.h>
 #include <time.h>
@@ -420,15 +421,58 @@ void collector_thread_running_locked(struct vmgc_heap *h)
     pthread_cond_broadcast(&h->done_cond);
 }
 
+/* .sol.idle-release: the free pages the pool keeps for reuse go back only
+ * when GC_PEAK_WINDOW cycles in a row needed less (.sol.resident-target);
+ * a program that stops allocating runs no more cycles and would keep them
+ * for ever.  So the collector thread, idle for idle_release_ms since the
+ * last cycle, gives back every free page the pool holds (the next cycle
+ * sets its target again).  cycle_lock, as a cycle's own trim. */
+static void idle_release(struct vmgc_heap *h)
+{
+    lock_take(&h->cycle_lock);
+    __atomic_fetch_add(&h->st_idle_releases, 1, __ATOMIC_RELEASE); /* counted first: a
+                                                                       * test sees the pages go */
+    struct pool *pool = &h->arena->pool;
+    pool_set_target(pool, pool_get_stats(pool).allocated_pages);
+    if (pool_trim_to_target(pool) != VMGC_OK)
+        gc_fatal_status("returning idle pages to the OS failed");
+    pthread_mutex_unlock(&h->cycle_lock);
+}
+
+/* Waits for a cycle request (trigger_lock held); once per idle spell of
+ * idle_release_ms after a cycle, releases the held pages. */
+static void wait_for_request(struct vmgc_heap *h, uint64_t *released_after)
+{
+    while (!h->shutting_down && h->cycles_requested <= h->cycles_done &&
+           !forksnap_parent_pending(h->arena)) {
+        if (*released_after == h->cycles_done || h->config.idle_release_ms == UINT_MAX) {
+            pthread_cond_wait(&h->trigger_cond, &h->trigger_lock);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t ns = (uint64_t)until.tv_nsec + (uint64_t)h->config.idle_release_ms * 1000000u;
+        until.tv_sec += (time_t)(ns / 1000000000u);
+        until.tv_nsec = (long)(ns % 1000000000u);
+        uint64_t done = h->cycles_done;
+        if (pthread_cond_timedwait(&h->trigger_cond, &h->trigger_lock, &until) == ETIMEDOUT &&
+            h->cycles_done == done && h->cycles_requested <= h->cycles_done && !h->shutting_down) {
+            *released_after = done;
+            pthread_mutex_unlock(&h->trigger_lock);
+            idle_release(h);
+            lock_take(&h->trigger_lock);
+        }
+    }
+}
+
 static void *collector_main(void *arg)
 {
     struct vmgc_heap *h = arg;
+    uint64_t released_after = 0; /* the cycle count at the last idle release */
     lock_take(&h->trigger_lock);
     collector_thread_running_locked(h);
     for (;;) {
-        while (!h->shutting_down && h->cycles_requested <= h->cycles_done &&
-               !forksnap_parent_pending(h->arena))
-            pthread_cond_wait(&h->trigger_cond, &h->trigger_lock);
+        wait_for_request(h, &released_after);
         if (h->shutting_down)
             break;
         if (h->cycles_requested <= h->cycles_done) {

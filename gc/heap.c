@@ -58,6 +58,8 @@ static vmgc_status config_check(vmgc_config *c)
                          c->growth_factor);
     if (c->initial_size == 0)
         c->initial_size = (size_t)64 << 20; /* collector.md .sol.trigger-floor */
+    if (c->idle_release_ms == 0)
+        c->idle_release_ms = 5000; /* collector.md .sol.idle-release */
     if (c->reserve_bytes == 0)
         c->reserve_bytes = ARENA_DEFAULT_RESERVE;
     if (c->heap_limit == 0)

@@ -178,6 +178,7 @@ struct vmgc_heap {
     uint64_t *prepin_bits;
     size_t prepin_lo, prepin_hi;
     uint64_t st_pins_preprotected; /* pins found protected already.  Synchronization: atomic. */
+    uint64_t st_idle_releases;     /* collector.c .sol.idle-release.  Synchronization: atomic. */
     /* .sol.pin-tally: what the flip's pins add to the shared counters,
      * counted in plain fields (the world is stopped and one thread pins)
      * and added once, when the pinning is over (roots_protect_pinned). */

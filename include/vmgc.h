@@ -109,6 +109,9 @@ typedef struct vmgc_config {
     void *out_of_memory_ctx;
     vmgc_pause_fn on_pause;   /* NULL: none */
     void *on_pause_ctx;
+    unsigned idle_release_ms; /* with the background collector: after this long without a
+                               * collection, the free pages kept for reuse go back to the OS
+                               * (vmgc_stats.held_bytes); 0: 5000; UINT_MAX: never */
 } vmgc_config;
 
 /* Fill *config with the defaults. */
@@ -384,7 +387,8 @@ typedef struct vmgc_stats {
                              * being traced, so their garbage waits for the next one */
     size_t reserve_bytes;   /* the copy reserve: pages mapped ready for the next copies */
     size_t held_bytes;      /* free pages kept resident for reuse; given back once
-                             * GC_PEAK_WINDOW (8) collections in a row needed less */
+                             * GC_PEAK_WINDOW (8) collections in a row needed less, or
+                             * when no collection ran for vmgc_config.idle_release_ms */
 } vmgc_stats;
 
 VMGC_API void vmgc_get_stats(vmgc_heap *heap, vmgc_stats *stats);

@@ -38,10 +38,13 @@ static void trace_tagged(void *obj, size_t size, vmgc_visit_fn visit, void *ctx)
 
 static unsigned test_collector_threads; /* 0: the default */
 
+static unsigned idle_release_ms; /* for the next setup_heap; 0: the default */
+
 static void setup_heap_with(int backend, int background, vmgc_pause_fn on_pause)
 {
     vmgc_config c;
     vmgc_config_init(&c);
+    c.idle_release_ms = idle_release_ms;
     c.reserve_bytes = (size_t)1 << 30;
     c.barrier = test_backends[backend];
     c.no_background = !background;
@@ -233,6 +236,33 @@ START_TEST(peak_memory_is_kept_for_a_window_then_returned)
     vmgc_get_stats(heap, &s);
     ck_assert_msg(s.young_bytes >= 1000 * sizeof(struct pair), "young %zu after 1000 pairs",
                   s.young_bytes);
+    teardown_heap();
+}
+END_TEST
+
+/* .sol.idle-release: a program that stops allocating runs no more cycles;
+ * the pages held for reuse go back once the collector has been idle for
+ * idle_release_ms (without it they stay: the window needs cycles). */
+START_TEST(idle_heap_gives_back_held_pages)
+{
+    idle_release_ms = 200;
+    setup_heap(_i, 1);
+    idle_release_ms = 0;
+    const size_t garbage = (size_t)400000 * sizeof(struct pair);
+    build_list(400000);
+    build_list(2000);
+    vmgc_collect(heap, 1);
+    vmgc_collect(heap, 1);
+    vmgc_stats s;
+    int waited = 0;
+    for (vmgc_get_stats(heap, &s); s.held_bytes >= garbage / 4 && waited < 5000; waited += 20) {
+        usleep(20000);
+        vmgc_get_stats(heap, &s);
+    }
+    ck_assert_msg(s.held_bytes < garbage / 4 && s.resident_bytes < garbage / 2,
+                  "idle for %d ms: held %zu, resident %zu (garbage %zu)", waited, s.held_bytes,
+                  s.resident_bytes, garbage);
+    ck_assert_uint_ge(__atomic_load_n(&heap->st_idle_releases, __ATOMIC_ACQUIRE), 1);
     teardown_heap();
 }
 END_TEST
@@ -1054,6 +1084,7 @@ int main(void)
     tcase_add_loop_test(tc, stack_roots_pin, 0, 2);
     tcase_add_loop_test(tc, garbage_is_reclaimed, 0, 2);
     tcase_add_loop_test(tc, peak_memory_is_kept_for_a_window_then_returned, 0, 2);
+    tcase_add_loop_test(tc, idle_heap_gives_back_held_pages, 0, 2);
     tcase_add_loop_test(tc, misuse_gets_clear_errors, 0, 2);
     tcase_add_loop_test(tc, from_space_access_is_diagnosed, 0, 2);
     tcase_add_loop_test(tc, interior_pointer_pins, 0, 2);
