@@ -12,6 +12,15 @@ labels=$(tail -n +2 "$res" | cut -d, -f1 | awk '!seen[$0]++')
 present=$(tail -n +2 "$res" | cut -d, -f4 | sort -u)
 systems=$(for s in $order; do grep -qx -- "$s" <<<"$present" && echo "$s"; done || true)
 
+# The median of field f over the n rows read into v[f, row] (insertion sort:
+# POSIX awk has none), for the awk programs below.
+med_awk='
+    function med(f,   a, b, t, x) {
+        for (a = 1; a <= n; a++) x[a] = v[f, a]
+        for (a = 2; a <= n; a++) { t = x[a]; for (b = a - 1; b >= 1 && x[b] + 0 > t + 0; b--) x[b + 1] = x[b]; x[b + 1] = t }
+        return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
+    }'
+
 # Pooled pause percentiles (nearest rank) of every run of one label and system.
 pooled() {
     cat "$dir/raw/$1.$2".*.pauses 2>/dev/null | cut -d, -f2 | sort -g |
@@ -31,13 +40,8 @@ pooled() {
 parts() {
     cat "$dir/raw/$1.$2".*.err 2>/dev/null |
         sed -n 's/.*live after the last collection \([0-9.]*\), floating \([0-9.]*\), young \([0-9.]*\), copy reserve \([0-9.]*\),.*held for reuse \([0-9.]*\).*/\1 \2 \3 \4 \5/p' |
-        awk '
+        awk "$med_awk"'
             { n++; for (f = 1; f <= 5; f++) v[f, n] = $f }
-            function med(f,   a, b, t, x) {
-                for (a = 1; a <= n; a++) x[a] = v[f, a]
-                for (a = 2; a <= n; a++) { t = x[a]; for (b = a - 1; b >= 1 && x[b] + 0 > t + 0; b--) x[b + 1] = x[b]; x[b + 1] = t }
-                return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-            }
             END { if (n) printf "%.0f/%.0f/%.0f/%.0f/%.0f", med(1), med(2), med(3), med(4), med(5) }'
 }
 
@@ -63,13 +67,8 @@ mmu_curve() {
             mmu_curve "$label" "$sys"
             pct=$(pooled "$label" "$sys")
             fp=$(parts "$label" "$sys")
-            grep "^$label,[^,]*,[^,]*,$sys," "$res" | awk -F, -v pct="$pct" -v fp="$fp" '
+            grep "^$label,[^,]*,[^,]*,$sys," "$res" | awk -F, -v pct="$pct" -v fp="$fp" "$med_awk"'
                 { n++; for (f = 5; f <= 19; f++) v[f, n] = $f; head = $1 "," $2 "," $3 "," $4 }
-                function med(f,   a, b, t, x) {
-                    for (a = 1; a <= n; a++) x[a] = v[f, a]
-                    for (a = 2; a <= n; a++) { t = x[a]; for (b = a - 1; b >= 1 && x[b] + 0 > t + 0; b--) x[b + 1] = x[b]; x[b + 1] = t }
-                    return n % 2 ? x[(n + 1) / 2] : (x[n / 2] + x[n / 2 + 1]) / 2
-                }
                 END {
                     printf "%s,%d,%.3f,%.3f,%.1f,%.1f,%g,%.2f,%s,%.4f,%.4f,%.4f,%g,%s\n", head, n,
                         med(5), med(6), med(7), med(8), med(9), med(11), pct, med(16), med(17),

@@ -342,8 +342,6 @@ void stash_wait_turn(struct vmgc_heap *h, int in_signal);
 void stash_keep_up(struct vmgc_heap *h);
 size_t stash_pop(struct vmgc_heap *h); /* PD_NONE when empty; async-signal-safe */
 void grey_push(struct vmgc_heap *h, size_t page); /* async-signal-safe */
-/* grey_push in the flip's pinning, world stopped (.sol.pin-tally) */
-void grey_push_stopped(struct vmgc_heap *h, size_t page);
 size_t grey_pop(struct vmgc_heap *h);             /* PD_NONE when empty */
 void grey_reset(struct vmgc_heap *h);
 int grey_pop_peek_empty(struct vmgc_heap *h);

@@ -171,18 +171,6 @@ void grey_push(struct vmgc_heap *h, size_t page)
     __atomic_store_n(&h->grey[i], (uint32_t)page + 1, __ATOMIC_RELEASE);
 }
 
-/* .sol.pin-tally: in the flip's pinning no other thread pushes or pops
- * (the world is stopped, the helpers start after the flip), so no locked
- * instruction: a deep stack pins tens of thousands of pages. */
-void grey_push_stopped(struct vmgc_heap *h, size_t page)
-{
-    uint64_t i = __atomic_load_n(&h->grey_tail, __ATOMIC_RELAXED);
-    if (i >= h->grey_cap)
-        gc_fatal("grey queue overflow");
-    __atomic_store_n(&h->grey[i], (uint32_t)page + 1, __ATOMIC_RELAXED);
-    __atomic_store_n(&h->grey_tail, i + 1, __ATOMIC_RELEASE);
-}
-
 size_t grey_pop(struct vmgc_heap *h)
 {
     uint64_t head = __atomic_load_n(&h->grey_head, __ATOMIC_ACQUIRE);

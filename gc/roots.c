@@ -69,7 +69,8 @@ static vmgc_status root_add(vmgc_heap *h, const char *what, const char *name, vo
         meta_free(r->name);
         meta_free(r);
         return error_set(VMGC_ESTATE,
-                         "%s: slot %zu holds %p, an object the collector did not keep: the "
+                         "%s: slot %zu holds %p, an object the collector did not keep (or "
+                         "none at all): the "
                          "pointer was stored before the slot was registered, and a collection "
                          "meanwhile found it nowhere else. Register a slot first (NULL), then "
                          "store into it",
@@ -241,7 +242,8 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
     ps_set(h, head, PS_MAKE(PS_GREY, e));
     h->pin_tally.pending++;
-    grey_push_stopped(h, head);
+    grey_push(h, head); /* atomic still: a thread that is not attached (misuse) is not
+                         * stopped, and its trap may push a page meanwhile */
     /* .sol.preprotect: protected before the stop and not touched since (a
      * trap would have exposed it, and none is half-way now): nothing to do */
     if (!large && prot_is_protected(a, pagetable_page_addr(&a->pt, head))) {
