@@ -69,12 +69,13 @@ static void record_pause(struct vmgc_heap *h, uint64_t ns)
 /* .sol.flip: stop, advance the epoch (every allocated page is now
  * from-space), pin what stacks and registers point at, forward precise
  * roots, resume.  O(threads + stack words + roots + pinned pages). */
-static size_t flip(struct vmgc_heap *h)
+static size_t flip(struct vmgc_heap *h, int young)
 {
     struct vmgc_thread *self = threads_self(h);
     /* No lock a stopped mutator could hold may be taken while the world is
      * stopped: take the roots lock first, and fill the copy reserve now. */
     lock_take(&h->roots_lock);
+    h->flip_young = young;
     roots_preprotect(h);
     checkpoint_prepare_roots(h);
     size_t nroots = count_roots(h);
@@ -92,6 +93,7 @@ static size_t flip(struct vmgc_heap *h)
     grey_reset(h);
     __atomic_store_n(&h->pending, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&h->survivor_pages, 0, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->young_cycle, young, __ATOMIC_SEQ_CST); /* with the epoch */
     __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->cycle_running, 1, __ATOMIC_SEQ_CST);
     weak_flip(h);
@@ -104,6 +106,7 @@ static size_t flip(struct vmgc_heap *h)
     }
     roots_pin_ambiguous(h, self);
     identity_pin_objects(h);
+    gen_flip(h); /* before io_flip, which makes the open pages black again */
     io_flip(h);
     roots_protect_pinned(h);
     root_blocks_grey(h);
@@ -225,6 +228,7 @@ static void protect_from_space(struct vmgc_heap *h, size_t snapshot)
 static void expose_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct arena *a = h->arena;
+    gen_page_freed(h, first, n);
     if (prot_unhide(a, pagetable_page_addr(&a->pt, first), n << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("exposing from-space for release failed");
 }
@@ -245,7 +249,8 @@ static void free_from_space_run(struct vmgc_heap *h, size_t first, size_t n)
 /* Moves the from-space entries of the in-use list to h->released and
  * returns how many; *inuse_pages counts the pages left in use (the stash
  * not counted).  pages_lock held. */
-static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages)
+static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages,
+                                     size_t *old_pages)
 {
     if (h->released_cap < h->ninuse) {
         meta_free(h->released);
@@ -255,7 +260,7 @@ static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages)
         h->released_cap = h->inuse_cap;
     }
     size_t kept = 0, nfrom = 0;
-    *inuse_pages = 0;
+    *inuse_pages = *old_pages = 0;
     for (size_t k = 0; k < h->ninuse; k++) {
         uint32_t page = h->inuse[k], w = ps_load(h, page);
         if (ps_is_from(h, w)) {
@@ -265,6 +270,8 @@ static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages)
         h->inuse[kept++] = page;
         if (PS_STATE(w) != PS_STASH)
             *inuse_pages += run_head_pages(h, page);
+        if ((w & PS_OLD) && h->arena->pt.desc[page].space != PK_ROOTS)
+            *old_pages += run_head_pages(h, page);
     }
     h->ninuse = kept;
     return nfrom;
@@ -276,13 +283,13 @@ static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages)
  * in-use list and goes back to the pool a run at a time. */
 static void release_from_space(struct vmgc_heap *h)
 {
-    size_t inuse_pages;
+    size_t inuse_pages, old_pages;
     lock_take(&h->pages_lock);
     size_t ninuse = h->ninuse;
     pthread_mutex_unlock(&h->pages_lock);
     for_each_from_space_run(h, ninuse, expose_from_space_run);
     lock_take(&h->pages_lock);
-    size_t nfrom = take_from_space_locked(h, &inuse_pages);
+    size_t nfrom = take_from_space_locked(h, &inuse_pages, &old_pages);
     struct run_acc run = {.fn = free_from_space_run};
     for (size_t k = 0; k < nfrom; k++)
         run_add(h, &run, h->released[k], run_head_pages(h, h->released[k]));
@@ -291,9 +298,12 @@ static void release_from_space(struct vmgc_heap *h)
     /* .sol.live: live is what survived (copied into, pinned, promoted);
      * pages allocated during the cycle are in use but were never traced,
      * and counting them made a long cycle raise the next trigger */
-    __atomic_store_n(&h->st_live_after,
-                     __atomic_load_n(&h->survivor_pages, __ATOMIC_RELAXED) << VM_PAGE_SHIFT,
+    size_t live_pages = __atomic_load_n(&h->survivor_pages, __ATOMIC_RELAXED);
+    /* generations.md: with young cycles, the old pages are live as far as
+     * anyone knows until the next full cycle */
+    __atomic_store_n(&h->st_live_after, (h->generational ? old_pages : live_pages) << VM_PAGE_SHIFT,
                      __ATOMIC_RELAXED);
+    gen_cycle_end(h, old_pages);
     __atomic_store_n(&h->st_inuse_after, inuse_pages << VM_PAGE_SHIFT, __ATOMIC_RELAXED);
 }
 
@@ -363,7 +373,7 @@ void collector_cycle(struct vmgc_heap *h)
      * view, where an image page not loaded yet would read as zero */
     restore_settle(h);
     checkpoint_cycle_begin(h);
-    size_t snapshot = flip(h);
+    size_t snapshot = flip(h, gen_choose_young(h));
     checkpoint_flipped(h);
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
@@ -399,8 +409,7 @@ void collector_cycle(struct vmgc_heap *h)
     __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
     lock_take(&h->trigger_lock);
     size_t live = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
-    size_t next = (size_t)((double)live * (h->config.growth_factor - 1.0));
-    next = next > h->config.initial_size ? next : h->config.initial_size;
+    size_t next = gen_next_trigger(h, live);
     __atomic_store_n(&h->trigger_bytes, trigger_within_budget(h, next, live), __ATOMIC_RELAXED);
     __atomic_store_n(&h->allocated_since_cycle, 0, __ATOMIC_RELAXED);
     pool_set_target(&h->arena->pool, resident_target_pages(h));
@@ -569,17 +578,39 @@ void collector_help(struct vmgc_heap *h, struct vmgc_thread *t)
     copier_retire(h, &t->copier);
 }
 
+static vmgc_status collect(struct vmgc_heap *h, int wait, int full);
+
 VMGC_API vmgc_status vmgc_collect(vmgc_heap *h, int wait)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_collect: not a live heap");
     fork_settle(h);
+    return collect(h, wait, 1);
+}
+
+VMGC_API vmgc_status vmgc_collect_young(vmgc_heap *h, int wait)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_collect_young: not a live heap");
+    fork_settle(h);
+    return collect(h, wait, 0);
+}
+
+static vmgc_status collect(struct vmgc_heap *h, int wait, int full)
+{
     if (h->config.no_background) {
+        if (full) {
+            lock_take(&h->trigger_lock);
+            gen_request_full(h);
+            pthread_mutex_unlock(&h->trigger_lock);
+        }
         collector_cycle(h);
         return VMGC_OK;
     }
     struct vmgc_thread *self = threads_self(h);
     lock_take(&h->trigger_lock);
+    if (full)
+        gen_request_full(h);
     uint64_t target = h->cycles_done + 1;
     if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
         target++; /* the running cycle's flip may predate the caller's request */

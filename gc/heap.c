@@ -60,6 +60,16 @@ static vmgc_status config_check(vmgc_config *c)
         c->initial_size = (size_t)64 << 20; /* collector.md .sol.trigger-floor */
     if (c->idle_release_ms == 0)
         c->idle_release_ms = 5000; /* collector.md .sol.idle-release */
+    if (c->generational == 0) {
+        const char *env = getenv("VMGC_GENERATIONAL");
+        if (env && *env && strcmp(env, "0") != 0 && strcmp(env, "1") != 0)
+            return error_set(VMGC_EINVAL, "VMGC_GENERATIONAL is '%s'; use 0 or 1", env);
+        c->generational = env && strcmp(env, "1") == 0 ? 1 : -1;
+    }
+    if (c->generational != 1 && c->generational != -1)
+        return error_set(VMGC_EINVAL, "vmgc_config.generational is %d; use 1 (on), -1 (off) or 0 "
+                                      "(the default)",
+                         c->generational);
     if (c->reserve_bytes == 0)
         c->reserve_bytes = ARENA_DEFAULT_RESERVE;
     if (c->heap_limit == 0)
@@ -128,6 +138,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     if (!h)
         return VMGC_ENOMEM;
     h->config = c;
+    h->generational = c.generational == 1;
     size_t usage, limit = memlimit_cgroup(&usage);
     const char *ignore = getenv("VMGC_IGNORE_CGROUP");
     if (limit && !(ignore && *ignore && strcmp(ignore, "0") != 0)) {
@@ -492,6 +503,10 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->floating_bytes =
         inuse_after > s->live_bytes_after_last ? inuse_after - s->live_bytes_after_last : 0;
     s->reserve_bytes = (size_t)__atomic_load_n(&h->stash_count, __ATOMIC_RELAXED) << VM_PAGE_SHIFT;
+    s->young_collections = __atomic_load_n(&h->st_young_collections, __ATOMIC_RELAXED);
+    s->remembered_pages = __atomic_load_n(&h->st_remembered_pages, __ATOMIC_RELAXED);
+    s->old_bytes = (size_t)__atomic_load_n(&h->st_old_pages, __ATOMIC_RELAXED) << VM_PAGE_SHIFT;
+    s->write_traps = arena_get_stats(h->arena).write_traps;
     s->held_bytes = pool_get_stats(&h->arena->pool).dirty_free_pages << VM_PAGE_SHIFT;
 }
 

@@ -38,6 +38,8 @@ enum page_state {
     PS_PROMOTING   /* large object being promoted in place (protect in progress) */
 };
 #define PS_INFLIGHT 0x10u /* flag: the owner is copying into this COPY page */
+#define PS_OLD 0x20u      /* flag on BLACK: survived a collection (generations.md); a young
+                             cycle does not condemn it */
 #define PS_STATE(w) ((w) & 0xfu)
 #define PS_EPOCH(w) ((w) >> 8)
 #define PS_MAKE(state, epoch) ((uint32_t)(state) | ((uint32_t)(epoch) << 8))
@@ -183,7 +185,7 @@ struct vmgc_heap {
      * counted in plain fields (the world is stopped and one thread pins)
      * and added once, when the pinning is over (roots_protect_pinned). */
     struct {
-        uint64_t pins, survivor_pages, pending, preprotected;
+        uint64_t pins, survivor_pages, pending, preprotected, remembered;
     } pin_tally;
     struct root_region *regions;
     int data_segments_rooted; /* vmgc_root_add_data_segments was called */
@@ -237,6 +239,17 @@ struct vmgc_heap {
     unsigned helpers_draining;
     struct copier helper_copier[GC_MAX_COLLECTORS];
     struct helper_arg helper_arg[GC_MAX_COLLECTORS];
+    /* generations (generations.c).  young_cycle: the cycle running (or
+     * the last) is young.  Synchronization: atomic, set in the flip. */
+    int generational; /* Synchronization: immutable after creation. */
+    int young_cycle;
+    int flip_young;           /* the coming flip's choice.  Synchronization: roots_lock. */
+    uint64_t full_requested;  /* a full cycle must run before cycles_done reaches this.
+                                 Synchronization: atomic. */
+    size_t old_pages;         /* pages of old objects after the last cycle. */
+    size_t old_pages_after_full; /* and after the last full one.  Synchronization: cycle_lock. */
+    uint64_t st_young_collections, st_remembered_pages, st_old_pages, st_track_failures;
+                              /* Synchronization: atomic. */
     size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */
     size_t trigger_bytes;         /* Synchronization: trigger_lock. */
     size_t mem_budget;            /* .sol.cgroup-budget: bytes of heap the cgroup leaves us, 0: no
@@ -317,11 +330,13 @@ static inline void ps_set(struct vmgc_heap *h, size_t page, uint32_t value)
     __atomic_store_n(ps_word(h, page), value, __ATOMIC_RELEASE);
 }
 
-/* .sol.epoch: from-space is "black, but from an older epoch". */
+/* .sol.epoch: from-space is "black, but from an older epoch"; in a young
+ * cycle, not old (generations.md .sol.young). */
 static inline int ps_is_from(struct vmgc_heap *h, uint32_t word)
 {
     return PS_STATE(word) == PS_BLACK &&
-           PS_EPOCH(word) != (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu);
+           PS_EPOCH(word) != (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu) &&
+           !((word & PS_OLD) && __atomic_load_n(&h->young_cycle, __ATOMIC_RELAXED));
 }
 
 /* a large object's body page -> its head */
@@ -450,6 +465,19 @@ void root_blocks_free_all(struct vmgc_heap *h);
 vmgc_status collector_start(struct vmgc_heap *h);
 void collector_stop(struct vmgc_heap *h);
 void collector_cycle(struct vmgc_heap *h);
+
+/* ---- generations.c: young and full cycles, the remembered set
+ * (doc/design/generations.md) ---- */
+int gen_choose_young(struct vmgc_heap *h);       /* before the flip, cycle_lock held */
+void gen_flip(struct vmgc_heap *h);              /* world stopped, before io_flip */
+void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_signal);
+void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages);
+void gen_page_freed(struct vmgc_heap *h, size_t first, size_t n);
+void gen_note_weak(struct vmgc_heap *h, const char *alias_obj);
+void gen_cycle_end(struct vmgc_heap *h, size_t old_pages); /* cycle_lock held */
+size_t gen_next_trigger(struct vmgc_heap *h, size_t live);
+void gen_request_full(struct vmgc_heap *h);
+void roots_grey_old(struct vmgc_heap *h, size_t head); /* roots.c: a remembered page, in the flip */
 void collector_note_alloc(struct vmgc_heap *h, struct vmgc_thread *t, size_t bytes);
 void collector_help(struct vmgc_heap *h, struct vmgc_thread *t);
 void collector_apply_budget(struct vmgc_heap *h, size_t live);

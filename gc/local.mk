@@ -7,6 +7,7 @@ libvmgc_core_la_SOURCES += \
 	gc/drain.c \
 	gc/finalize.c \
 	gc/fork.c \
+	gc/generations.c \
 	gc/heap.c \
 	gc/identity.c \
 	gc/io.c \

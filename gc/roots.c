@@ -212,6 +212,8 @@ static void bits_mark(uint64_t *bits, size_t *lo, size_t *hi, size_t first, size
         *hi = whi;
 }
 
+static void grey_in_place(struct vmgc_heap *h, size_t head, int large, size_t n);
+
 /* .sol.pin: a word that points anywhere into a from-space page turns that
  * page (or large object) into to-space in place: grey, to be scanned,
  * protected before the world resumes. */
@@ -228,15 +230,33 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
     uint32_t st = ps_load(h, head);
     if (!ps_is_from(h, st))
         return;
-    uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
     int large = a->pt.desc[head].space == PK_LARGE_HEAD;
     size_t n = large ? a->pt.desc[head].gc_word[1] : 1;
     h->pin_tally.pins++;
     h->pin_tally.survivor_pages += n;
     if (large && !checkpoint_active(h) && large_is_leaf(h, head)) {
-        ps_set(h, head, PS_MAKE(PS_BLACK, e)); /* scan.c .sol.leaf-large */
+        /* scan.c .sol.leaf-large */
+        ps_set(h, head, PS_MAKE(PS_BLACK, __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu) |
+                            PS_OLD);
         return;
     }
+    grey_in_place(h, head, large, n);
+}
+
+/* generations.md .sol.remembered: an old page written since the last
+ * flip is scanned in place, as a pinned page is (it may point at young
+ * objects); in the flip. */
+void roots_grey_old(struct vmgc_heap *h, size_t head)
+{
+    struct page_desc *d = &h->arena->pt.desc[head];
+    int large = d->space == PK_LARGE_HEAD;
+    grey_in_place(h, head, large, large ? d->gc_word[1] : 1);
+}
+
+static void grey_in_place(struct vmgc_heap *h, size_t head, int large, size_t n)
+{
+    struct arena *a = h->arena;
+    uint32_t e = __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu;
     /* a page copied into last cycle still records how far it was scanned
      * then: this cycle scans it from the start (.sol.cheney) */
     __atomic_store_n(&a->pt.desc[head].gc_word[2], 0, __ATOMIC_RELEASE);
@@ -426,8 +446,9 @@ void roots_preprotect(struct vmgc_heap *h)
         for (; bits && nskip; bits &= bits - 1) {
             size_t page = w * 64 + (size_t)__builtin_ctzll(bits);
             uint32_t st = ps_load(h, page);
+            /* generations.md: a young cycle pins no old page */
             int take = pinned_resident(h, page) && PS_STATE(st) == PS_BLACK && !ps_is_from(h, st) &&
-                       !skipped(skip, nskip - 1, page);
+                       !((st & PS_OLD) && h->flip_young) && !skipped(skip, nskip - 1, page);
             if (take && run && page == first + run) {
                 run++;
                 continue;

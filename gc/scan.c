@@ -27,10 +27,13 @@ static uint32_t cur_epoch(struct vmgc_heap *h)
  * .sol.expose-before-count: once `pending` is 0 the cycle may end and
  * verify stops the world; a page counted before it was exposed could be
  * seen black and still protected (a thread stopped between the two steps). */
-static void finish_black(struct vmgc_heap *h, struct copier *c, size_t page, size_t npages)
+static void finish_black(struct vmgc_heap *h, struct copier *c, size_t page, size_t npages,
+                         int in_signal)
 {
     checkpoint_save(h, c, page, npages);
-    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
+    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)) | PS_OLD);
+    /* write-tracked before anyone can write it (generations.md .sol.arm) */
+    gen_page_survived(h, page, npages, in_signal);
     if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
                        npages << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("exposing a scanned page failed");
@@ -99,6 +102,7 @@ static char *copy_reserve(struct vmgc_heap *h, struct copier *c, size_t total, i
         /* atomic: a trap on a coarse mprotect granule may read the kinds
          * of the granule's pages (ps_head_of) while one becomes a target */
         __atomic_store_n(&d->space, PK_SMALL, __ATOMIC_RELAXED);
+        __atomic_store_n(&d->gc_info, 0, __ATOMIC_RELAXED); /* .sol.weak-pages */
         __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELEASE);
         __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELEASE);
         __atomic_fetch_add(&h->pending, 1, __ATOMIC_ACQ_REL);
@@ -259,7 +263,7 @@ static void promote_large(struct vmgc_heap *h, size_t head, uint32_t w)
     size_t n = h->arena->pt.desc[head].gc_word[1];
     /* a checkpoint saves a page when it turns black from grey: no shortcut */
     if (!checkpoint_active(h) && large_is_leaf(h, head)) {
-        if (!ps_cas(h, head, w, PS_MAKE(PS_BLACK, e)))
+        if (!ps_cas(h, head, w, PS_MAKE(PS_BLACK, e) | PS_OLD))
             return;
         __atomic_fetch_add(&h->st_large_promoted, 1, __ATOMIC_RELAXED);
         __atomic_fetch_add(&h->survivor_pages, n, __ATOMIC_RELAXED);
@@ -360,6 +364,8 @@ void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t head
     if (type == 0 || type >= h->ntypes)
         gc_fatal("heap object with an unknown type: heap corrupted (or a write past an object)");
     const struct gc_type *t = &h->types[type];
+    if (t->weakness)
+        gen_note_weak(h, obj); /* generations.md .sol.weak-pages */
     if (t->weakness && !__atomic_load_n(&h->weak_as_strong, __ATOMIC_RELAXED)) {
         weak_scan_object(h, c, obj, header, t, in_signal);
         return;
@@ -434,7 +440,7 @@ void scan_page(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal
         }
     }
     copier_flush_stats(h, c);
-    finish_black(h, c, page, npages);
+    finish_black(h, c, page, npages, in_signal);
 }
 
 /* Whatever state the page is in, return when it is black (0), or -1 when
@@ -485,7 +491,7 @@ void scan_discard_grey(struct vmgc_heap *h, size_t page)
         if (PS_STATE(w) != PS_GREY)
             return;
         if (ps_cas(h, page, w, PS_MAKE(PS_SCANNING, PS_EPOCH(w)))) {
-            finish_black(h, NULL, page, 1);
+            finish_black(h, NULL, page, 1, 0);
             return;
         }
     }
@@ -494,7 +500,8 @@ void scan_discard_grey(struct vmgc_heap *h, size_t page)
 void scan_black_in_place(struct vmgc_heap *h, size_t page, size_t npages)
 {
     checkpoint_save(h, NULL, page, npages);
-    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)));
+    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)) | PS_OLD);
+    gen_page_kept_open(h, page, npages);
     __atomic_fetch_sub(&h->pending, 1, __ATOMIC_ACQ_REL);
 }
 

@@ -112,6 +112,9 @@ typedef struct vmgc_config {
     unsigned idle_release_ms; /* with the background collector: after this long without a
                                * collection, the free pages kept for reuse go back to the OS
                                * (vmgc_stats.held_bytes); 0: 5000; UINT_MAX: never */
+    int generational;         /* young collections between full ones (doc/design/
+                               * generations.md): 1 on, -1 off, 0: $VMGC_GENERATIONAL
+                               * (0 or 1), else off */
 } vmgc_config;
 
 /* Fill *config with the defaults. */
@@ -334,8 +337,14 @@ VMGC_API vmgc_status vmgc_root_block_free(vmgc_heap *heap, void **slots);
 
 /* ---- Collection ----------------------------------------------------- */
 
-/* Start a collection; with wait, return when it has finished. */
+/* Start a full collection (every object is traced); with wait, return
+ * when it has finished. */
 VMGC_API vmgc_status vmgc_collect(vmgc_heap *heap, int wait);
+
+/* Start a collection of what was allocated since the last one (a young
+ * collection) if the heap is generational, else a full one; with wait,
+ * return when it has finished.  Old objects are kept as they are. */
+VMGC_API vmgc_status vmgc_collect_young(vmgc_heap *heap, int wait);
 
 typedef struct vmgc_stats {
     uint64_t collections;
@@ -386,6 +395,12 @@ typedef struct vmgc_stats {
     size_t floating_bytes;  /* pages allocated while the last collection ran: kept without
                              * being traced, so their garbage waits for the next one */
     size_t reserve_bytes;   /* the copy reserve: pages mapped ready for the next copies */
+    /* Generations (doc/design/generations.md). */
+    uint64_t young_collections;  /* of `collections`, the young ones */
+    uint64_t remembered_pages;   /* old pages written between collections and scanned by
+                                  * young ones, over the heap's life */
+    size_t old_bytes;            /* pages of old objects after the last collection */
+    uint64_t write_traps;        /* first writes to old pages caught (one per page a cycle) */
     size_t held_bytes;      /* free pages kept resident for reuse; given back once
                              * GC_PEAK_WINDOW (8) collections in a row needed less, or
                              * when no collection ran for vmgc_config.idle_release_ms */

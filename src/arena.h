@@ -71,6 +71,11 @@ struct dirty_state {
     int overflowed;  /* faults mode gave up at the VMA limit: all pages count as written */
     size_t first, n; /* the tracked page range */
     int pagemap_fd;
+    /* .sol.page-track: a bit per 64 pages that may hold a page marked
+     * PD_WRITTEN, so the collector finds the written ones without walking
+     * the table.  Synchronization: atomic. */
+    uint64_t *written_summary;
+    size_t summary_words;
 };
 
 /* fork() support; see forksnap.c.  phase: enum in forksnap.c. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -40,6 +41,14 @@ vmgc_status dirty_open(struct arena *a, const char *name)
 {
     memset(&a->dirty, 0, sizeof a->dirty);
     a->dirty.pagemap_fd = -1;
+    /* lazily touched: a bit per 64 pages, 16 KiB for a 32 GiB reservation */
+    size_t words = (a->pt.pages / 64 + 63) / 64;
+    void *summary = sys.mmap(NULL, words * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (summary == MAP_FAILED)
+        return error_sys("reserving the written-page summary (mmap)", errno);
+    a->dirty.written_summary = summary;
+    a->dirty.summary_words = words;
     const char *source = "the heap configuration";
     if (!name) {
         name = getenv("VMGC_DIRTY");
@@ -49,7 +58,7 @@ vmgc_status dirty_open(struct arena *a, const char *name)
     }
     int want_pagemap = !name || strcmp(name, "pagemap") == 0;
     if (name && strcmp(name, "pagemap") != 0 && strcmp(name, "faults") != 0)
-        return error_set(VMGC_EINVAL, "%s names dirty mode '%s'; use 'pagemap' or 'faults'",
+        return dirty_close(a), error_set(VMGC_EINVAL, "%s names dirty mode '%s'; use 'pagemap' or 'faults'",
                          source, name);
     if (want_pagemap && a->prot == &prot_uffd_backend && a->uffd.wp_async)
         a->dirty.pagemap_fd = pagemap_scan_works(a);
@@ -58,7 +67,7 @@ vmgc_status dirty_open(struct arena *a, const char *name)
         return VMGC_OK;
     }
     if (name && want_pagemap)
-        return error_set(VMGC_EUNAVAILABLE,
+        return dirty_close(a), error_set(VMGC_EUNAVAILABLE,
                          "dirty mode 'pagemap' needs the uffd backend with asynchronous "
                          "write-protect and PAGEMAP_SCAN (Linux 6.7+); use VMGC_DIRTY=faults");
     a->dirty.mode = DIRTY_WP_FAULTS;
@@ -72,6 +81,9 @@ void dirty_close(struct arena *a)
     if (a->dirty.pagemap_fd >= 0)
         sys.close(a->dirty.pagemap_fd);
     a->dirty.pagemap_fd = -1;
+    if (a->dirty.written_summary)
+        sys.munmap(a->dirty.written_summary, a->dirty.summary_words * sizeof(uint64_t));
+    a->dirty.written_summary = NULL;
 }
 
 static vmgc_status uffd_wp(struct arena *a, size_t first, size_t n, int on)
@@ -228,14 +240,88 @@ vmgc_status dirty_end(struct arena *a)
     return VMGC_OK;
 }
 
+/* ---- .sol.page-track ---- */
+
+void dirty_mark_written(struct arena *a, size_t i)
+{
+    __atomic_fetch_or(&a->pt.desc[i].prot, PD_WRITTEN, __ATOMIC_ACQ_REL);
+    /* after the page's mark: a taker that sees the summary bit sees it */
+    __atomic_fetch_or(&a->dirty.written_summary[i >> 12], (uint64_t)1 << ((i >> 6) & 63),
+                      __ATOMIC_ACQ_REL);
+}
+
+int dirty_track_pages(struct arena *a, size_t first, size_t n, int in_signal)
+{
+    for (size_t i = first; i < first + n; i++) {
+        uint32_t *p = &a->pt.desc[i].prot;
+        __atomic_fetch_and(p, ~(uint32_t)PD_WRITTEN, __ATOMIC_ACQ_REL);
+        __atomic_fetch_or(p, PD_WRITE_TRACK, __ATOMIC_ACQ_REL);
+    }
+    int err = a->prot->refresh_write(a, first, n, in_signal);
+    if (!err)
+        return 0;
+    /* not protected after all (in part, maybe): writable and written */
+    for (size_t i = first; i < first + n; i++) {
+        __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL);
+        dirty_mark_written(a, i);
+    }
+    a->prot->refresh_write(a, first, n, in_signal); /* making writable merges VMAs */
+    return err;
+}
+
+int dirty_untrack_pages(struct arena *a, size_t first, size_t n)
+{
+    for (size_t i = first; i < first + n; i++)
+        __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)(PD_WRITE_TRACK | PD_WRITTEN),
+                           __ATOMIC_ACQ_REL);
+    return a->prot->refresh_write(a, first, n, 0);
+}
+
+size_t dirty_take_written(struct arena *a, void (*fn)(void *ctx, size_t page), void *ctx)
+{
+    size_t count = 0;
+    for (size_t w = 0; w < a->dirty.summary_words; w++) {
+        if (!__atomic_load_n(&a->dirty.written_summary[w], __ATOMIC_ACQUIRE))
+            continue;
+        uint64_t bits = __atomic_exchange_n(&a->dirty.written_summary[w], 0, __ATOMIC_ACQ_REL);
+        for (; bits; bits &= bits - 1) {
+            size_t chunk = w * 64 + (size_t)__builtin_ctzll(bits);
+            size_t end = (chunk + 1) * 64 < a->pt.pages ? (chunk + 1) * 64 : a->pt.pages;
+            for (size_t i = chunk * 64; i < end; i++) {
+                uint32_t *p = &a->pt.desc[i].prot;
+                if (!(__atomic_load_n(p, __ATOMIC_ACQUIRE) & PD_WRITTEN))
+                    continue;
+                if (!(__atomic_fetch_and(p, ~(uint32_t)PD_WRITTEN, __ATOMIC_ACQ_REL) & PD_WRITTEN))
+                    continue;
+                count++;
+                fn(ctx, i);
+            }
+        }
+    }
+    return count;
+}
+
+/* Two threads may fault on one tracked page at once: the first to clear
+ * PD_WRITE_TRACK makes it writable; the other finds it marked written and
+ * makes it writable too (refresh_write reads the bits, then protects: a
+ * page tracked again meanwhile can be left read-only with its bit clear,
+ * and this repairs that). */
 int dirty_on_write_fault(struct arena *a, size_t i, int is_write)
 {
     uint32_t *p = &a->pt.desc[i].prot;
     uint32_t b = __atomic_load_n(p, __ATOMIC_ACQUIRE);
-    if (!(b & PD_WRITE_TRACK) || !is_write)
+    if (!is_write)
         return 0;
-    __atomic_fetch_or(p, PD_WRITTEN, __ATOMIC_ACQ_REL);
-    __atomic_fetch_and(p, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL);
+    if (!(b & PD_WRITE_TRACK)) {
+        if (!(b & PD_WRITTEN) || (b & PD_PHYS_NONE)) /* PROT_NONE: the read barrier's */
+            return 0;
+        if (a->prot->refresh_write(a, i, 1, 1) == ENOMEM)
+            faults_overflow(a, 1);
+        return 1;
+    }
+    dirty_mark_written(a, i);
+    if (!(__atomic_fetch_and(p, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL) & PD_WRITE_TRACK))
+        return 1; /* another fault took it */
     __atomic_fetch_add(&a->n_write_traps, 1, __ATOMIC_RELAXED);
     int err = a->prot->refresh_write(a, i, 1, 1);
     if (err == ENOMEM)

@@ -32,6 +32,28 @@ vmgc_status dirty_collect(struct arena *a, uint64_t *bitmap, size_t *count, int 
 /* Stop tracking; the pages become plainly writable. */
 vmgc_status dirty_end(struct arena *a);
 
+/* .sol.page-track: tracking page by page, for the collector's remembered
+ * set (independent of dirty_begin's range; the two must not be used on the
+ * same pages).  Both modes fault on the first write here: PROT_READ in the
+ * mutator view, whatever the backend.
+ *
+ * dirty_track_pages: count [first, +n) clean and write-protect them.  Call
+ * it after the pages were exposed (an mprotect backend exposure counts
+ * tracked pages as written).  If protecting fails (the VMA limit: ENOMEM)
+ * the pages stay writable and count as written; the errno value is
+ * returned.  Async-signal-safe. */
+int dirty_track_pages(struct arena *a, size_t first, size_t n, int in_signal);
+/* Stop tracking [first, +n): not counted as written, and writable where
+ * they were write-protected (protected or hidden pages stay so until
+ * exposed).  Returns 0 or an errno value. */
+int dirty_untrack_pages(struct arena *a, size_t first, size_t n);
+/* Mark page i written (its write protection is gone).  Async-signal-safe. */
+void dirty_mark_written(struct arena *a, size_t i);
+/* Call fn for each page marked written since it was last taken, clearing
+ * the mark; returns how many.  A page written while this runs is reported
+ * now or next time. */
+size_t dirty_take_written(struct arena *a, void (*fn)(void *ctx, size_t page), void *ctx);
+
 /* Trap path: a write fault on page i.  Returns 1 if it was a tracked page
  * (now marked written and writable), 0 otherwise.  Async-signal-safe. */
 int dirty_on_write_fault(struct arena *a, size_t i, int is_write);

@@ -174,8 +174,11 @@ vmgc_status prot_ready(struct arena *a, size_t first, size_t n)
     forksnap_ready(a, first, n);
     for (size_t i = first; i < first + n; i++) {
         uint32_t bits = __atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE);
-        if (bits & (PD_READ_BARRIER | PD_PHYS_NONE))
+        if (bits & (PD_READ_BARRIER | PD_PHYS_NONE)) {
             a->prot->resolve(a, i, 0);
+            /* the barrier's scan may have write-tracked it (generations.md .sol.arm) */
+            bits = __atomic_load_n(&a->pt.desc[i].prot, __ATOMIC_ACQUIRE);
+        }
         if (bits & PD_WRITE_TRACK)
             dirty_on_write_fault(a, i, 1);
     }

@@ -29,6 +29,7 @@
 
 #include "error.h"
 #include "forksnap.h"
+#include "dirty.h"
 #include "prot.h"
 #include "sys.h"
 #include "trap.h"
@@ -118,9 +119,11 @@ static int mp_set(struct arena *a, size_t lo, size_t hi, int none)
     size_t before = runs_in(a, window_lo(lo), hi + 1);
     if (!none)
         for (size_t i = lo; i < hi; i++)
-            if (bits(a, i) & PD_WRITE_TRACK)
-                __atomic_fetch_xor(&a->pt.desc[i].prot, PD_WRITE_TRACK | PD_WRITTEN,
+            if (bits(a, i) & PD_WRITE_TRACK) {
+                __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_WRITE_TRACK,
                                    __ATOMIC_ACQ_REL);
+                dirty_mark_written(a, i);
+            }
     if (!none)
         forksnap_save_range(a, lo, hi - lo); /* .sol.save-before-write */
     if (SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, lo), (hi - lo) << VM_PAGE_SHIFT,

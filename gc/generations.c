@@ -1,0 +1,167 @@
+/* generations.c -- young and full cycles, and the remembered set they need,
+ * on the DIRTY primitive (Appel and Li): an old page's first write after it
+ * was scanned faults once and marks it; a young cycle scans the marked old
+ * pages in place and condemns only the pages allocated since the last flip.
+ * Design: doc/design/generations.md.
+ *
+ * The page-level calls may run in a trap (in_signal): no locks, no
+ * allocation.
+ */
+#include "config.h"
+
+#include "dirty.h"
+#include "internal.h"
+#include "lock.h"
+
+/* page_desc.gc_info of a run's head page */
+#define GI_WEAK 1u /* holds weak objects: never write-tracked (.sol.weak-pages) */
+
+static int young_enabled(struct vmgc_heap *h)
+{
+    return __atomic_load_n(&h->young_cycle, __ATOMIC_RELAXED);
+}
+
+/* .sol.policy: full when asked (vmgc_collect, a checkpoint), for the first
+ * cycle, and when the old pages have grown by growth_factor since the last
+ * full cycle; young otherwise. */
+int gen_choose_young(struct vmgc_heap *h)
+{
+    if (!h->generational || checkpoint_active(h) || !h->old_pages_after_full)
+        return 0;
+    lock_take(&h->trigger_lock);
+    int asked = h->full_requested > h->cycles_done;
+    pthread_mutex_unlock(&h->trigger_lock);
+    if (asked)
+        return 0;
+    size_t grown = (size_t)((double)h->old_pages_after_full * h->config.growth_factor);
+    return h->old_pages < grown;
+}
+
+/* trigger_lock held */
+void gen_request_full(struct vmgc_heap *h)
+{
+    uint64_t target = h->cycles_done + 1;
+    if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
+        target++;
+    if (h->full_requested < target)
+        h->full_requested = target;
+}
+
+static void remember(void *ctx, size_t page)
+{
+    struct vmgc_heap *h = ctx;
+    unsigned space = __atomic_load_n(&h->arena->pt.desc[page].space, __ATOMIC_RELAXED);
+    if (space != PK_SMALL && space != PK_LARGE_HEAD && space != PK_LARGE_BODY)
+        return; /* freed since, or a root block (scanned every flip anyway) */
+    size_t head = ps_head_of(h, page);
+    uint32_t w = ps_load(h, head);
+    /* young pages are condemned whole; a page pinned or greyed already is
+     * scanned anyway */
+    if (PS_STATE(w) != PS_BLACK || !(w & PS_OLD) ||
+        PS_EPOCH(w) == (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) & 0xffffffu))
+        return;
+    h->pin_tally.remembered++;
+    roots_grey_old(h, head);
+}
+
+static void forget(void *ctx, size_t page)
+{
+    (void)ctx;
+    (void)page;
+}
+
+/* .sol.remembered: in the flip (world stopped, so no write fault is half
+ * done: the trap handler blocks the stop signal), after the pins: the old
+ * pages written since the last flip become grey in place.  A full cycle
+ * condemns them with the rest and only clears the marks.  O(summary words
+ * + written pages). */
+void gen_flip(struct vmgc_heap *h)
+{
+    if (!h->generational)
+        return;
+    dirty_take_written(h->arena, young_enabled(h) ? remember : forget, h);
+    __atomic_fetch_add(&h->st_remembered_pages, h->pin_tally.remembered, __ATOMIC_RELAXED);
+    h->pin_tally.remembered = 0;
+}
+
+/* .sol.arm: a page that survived is old from now on; it is write-tracked
+ * before it is exposed, so its first write is seen.  Pages holding weak
+ * objects are never tracked, but always counted written: every young
+ * cycle scans them (their weak slots may name young objects). */
+void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_signal)
+{
+    if (!h->generational)
+        return;
+    struct page_desc *d = &h->arena->pt.desc[page];
+    unsigned space = __atomic_load_n(&d->space, __ATOMIC_RELAXED);
+    if (space != PK_SMALL && space != PK_LARGE_HEAD)
+        return;
+    if (__atomic_load_n(&d->gc_info, __ATOMIC_ACQUIRE) & GI_WEAK) {
+        for (size_t i = page; i < page + npages; i++)
+            dirty_mark_written(h->arena, i);
+        return;
+    }
+    if (space == PK_LARGE_HEAD && large_is_leaf(h, page))
+        return; /* no pointers: nothing to remember */
+    if (dirty_track_pages(h->arena, page, npages, in_signal) != 0)
+        __atomic_fetch_add(&h->st_track_failures, 1, __ATOMIC_RELAXED); /* counted written */
+}
+
+/* A page kept open to the kernel (io.c) cannot be write-protected: it
+ * counts as written, so each young cycle scans it. */
+void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages)
+{
+    if (!h->generational)
+        return;
+    for (size_t i = page; i < page + npages; i++)
+        dirty_mark_written(h->arena, i);
+}
+
+/* From-space going back to the pool: untracked before it is shown again,
+ * so the pool hands it out writable. */
+void gen_page_freed(struct vmgc_heap *h, size_t first, size_t n)
+{
+    struct page_desc *desc = h->arena->pt.desc;
+    int old = 0;
+    for (size_t i = first; i < first + n; i++) {
+        __atomic_store_n(&desc[i].gc_info, 0, __ATOMIC_RELAXED);
+        old |= (ps_load(h, i) & PS_OLD) != 0;
+    }
+    /* only an old page was ever write-tracked; its bits may be clear and
+     * its protection still read-only (dirty.c, two faults at once) */
+    if (old && dirty_untrack_pages(h->arena, first, n) != 0)
+        gc_fatal("making freed heap pages writable again (mprotect) failed");
+}
+
+/* .sol.weak-pages: called for each weak object scanned (alias address). */
+void gen_note_weak(struct vmgc_heap *h, const char *alias_obj)
+{
+    const char *alias = h->arena->vm.alias;
+    if (alias_obj < alias || alias_obj >= alias + h->arena->vm.size)
+        return;
+    size_t head = ps_head_of(h, (size_t)(alias_obj - alias) >> VM_PAGE_SHIFT);
+    uint16_t *info = &h->arena->pt.desc[head].gc_info;
+    if (!(__atomic_load_n(info, __ATOMIC_RELAXED) & GI_WEAK))
+        __atomic_fetch_or(info, (uint16_t)GI_WEAK, __ATOMIC_ACQ_REL);
+}
+
+/* cycle_lock held, after release: old_pages = pages of old objects now. */
+void gen_cycle_end(struct vmgc_heap *h, size_t old_pages)
+{
+    h->old_pages = old_pages;
+    __atomic_store_n(&h->st_old_pages, old_pages, __ATOMIC_RELAXED);
+    if (young_enabled(h))
+        __atomic_fetch_add(&h->st_young_collections, 1, __ATOMIC_RELAXED);
+    else
+        h->old_pages_after_full = old_pages ? old_pages : 1;
+}
+
+/* .sol.trigger-young: the allocation before the next cycle.  Without
+ * generations, growth_factor times what survived; with them the nursery
+ * is initial_size, whatever the old data: a young cycle's work follows
+ * what survives it, not the heap. */
+size_t gen_next_trigger(struct vmgc_heap *h, size_t live)
+{
+    size_t next = h->generational ? 0 : (size_t)((double)live * (h->config.growth_factor - 1.0));
+    return next > h->config.initial_size ? next : h->config.initial_size;
+}
