@@ -475,6 +475,17 @@ void bench_report(const char *params, double extra)
                 (double)peak_parts.young_bytes / (1 << 20),
                 (double)peak_parts.reserve_bytes / (1 << 20),
                 (double)peak_parts.held_bytes / (1 << 20));
+    if (bench_is_vmgc()) {
+        vmgc_stats s_end;
+        vmgc_get_stats(bench_heap, &s_end);
+        fprintf(stderr,
+                "%s %s: %llu collections, %llu of them young; %llu old pages written and "
+                "scanned by young ones (%llu first writes caught); %.1f MiB copied\n",
+                workload_name, system_names[bench_sys], (unsigned long long)s_end.collections,
+                (unsigned long long)s_end.young_collections,
+                (unsigned long long)s_end.remembered_pages,
+                (unsigned long long)s_end.write_traps, (double)s_end.bytes_copied / (1 << 20));
+    }
     if (pauses_file)
         write_pauses(timed, n);
     if (mmu_file)

@@ -22,8 +22,11 @@ static int young_enabled(struct vmgc_heap *h)
 }
 
 /* .sol.policy: full when asked (vmgc_collect, a checkpoint), for the first
- * cycle, and when the old pages have grown by growth_factor since the last
- * full cycle; young otherwise. */
+ * cycle, when the old pages have grown by growth_factor since the last
+ * full cycle, and after GEN_MAX_YOUNG young ones in a row (old data the
+ * program dropped goes back within a bounded number of cycles); young
+ * otherwise. */
+#define GEN_MAX_YOUNG 8
 int gen_choose_young(struct vmgc_heap *h)
 {
     if (!h->generational || checkpoint_active(h) || !h->old_pages_after_full)
@@ -32,6 +35,8 @@ int gen_choose_young(struct vmgc_heap *h)
     int asked = h->full_requested > h->cycles_done;
     pthread_mutex_unlock(&h->trigger_lock);
     if (asked)
+        return 0;
+    if (h->young_in_a_row >= GEN_MAX_YOUNG)
         return 0;
     size_t grown = (size_t)((double)h->old_pages_after_full * h->config.growth_factor);
     return h->old_pages < grown;
@@ -150,10 +155,13 @@ void gen_cycle_end(struct vmgc_heap *h, size_t old_pages)
 {
     h->old_pages = old_pages;
     __atomic_store_n(&h->st_old_pages, old_pages, __ATOMIC_RELAXED);
-    if (young_enabled(h))
+    if (young_enabled(h)) {
         __atomic_fetch_add(&h->st_young_collections, 1, __ATOMIC_RELAXED);
-    else
+        h->young_in_a_row++;
+    } else {
         h->old_pages_after_full = old_pages ? old_pages : 1;
+        h->young_in_a_row = 0;
+    }
 }
 
 /* .sol.trigger-young: the allocation before the next cycle.  Without

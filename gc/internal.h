@@ -248,6 +248,8 @@ struct vmgc_heap {
                                  Synchronization: atomic. */
     size_t old_pages;         /* pages of old objects after the last cycle. */
     size_t old_pages_after_full; /* and after the last full one.  Synchronization: cycle_lock. */
+    unsigned young_in_a_row;  /* young cycles since the last full one.  Synchronization:
+                                 cycle_lock. */
     uint64_t st_young_collections, st_remembered_pages, st_old_pages, st_track_failures;
                               /* Synchronization: atomic. */
     size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */

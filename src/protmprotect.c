@@ -111,24 +111,42 @@ static size_t window_lo(size_t lo)
 }
 
 /* Change [lo, hi) to PROT_NONE or back, keeping the run count.  Going back,
- * write-tracked pages are counted as written (.sol.conservative-dirty):
- * restoring their PROT_READ page by page could itself hit the VMA limit.
- * Lock held.  Returns 0 or errno. */
+ * write-tracked pages get PROT_READ, straight from PROT_NONE (no moment
+ * writable); where that split hits the VMA limit they are counted as
+ * written and made writable instead (.sol.conservative-dirty).  Lock held.
+ * Returns 0 or errno. */
 static int mp_set(struct arena *a, size_t lo, size_t hi, int none)
 {
     size_t before = runs_in(a, window_lo(lo), hi + 1);
-    if (!none)
-        for (size_t i = lo; i < hi; i++)
-            if (bits(a, i) & PD_WRITE_TRACK) {
-                __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_WRITE_TRACK,
-                                   __ATOMIC_ACQ_REL);
-                dirty_mark_written(a, i);
-            }
-    if (!none)
+    if (none) {
+        if (SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, lo), (hi - lo) << VM_PAGE_SHIFT,
+                                   PROT_NONE)) != 0)
+            return errno;
+    } else {
         forksnap_save_range(a, lo, hi - lo); /* .sol.save-before-write */
-    if (SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, lo), (hi - lo) << VM_PAGE_SHIFT,
-                     none ? PROT_NONE : PROT_READ | PROT_WRITE)) != 0)
-        return errno;
+        for (size_t i = lo; i < hi;) {
+            int tracked = (bits(a, i) & PD_WRITE_TRACK) != 0;
+            size_t j = i + 1;
+            while (j < hi && ((bits(a, j) & PD_WRITE_TRACK) != 0) == tracked)
+                j++;
+            char *addr = pagetable_page_addr(&a->pt, i);
+            size_t len = (j - i) << VM_PAGE_SHIFT;
+            if (tracked && SYS_RETRY(sys.mprotect(addr, len, PROT_READ)) == 0) {
+                i = j;
+                continue;
+            }
+            if (tracked && errno != ENOMEM)
+                return errno;
+            for (size_t k = i; tracked && k < j; k++) {
+                __atomic_fetch_and(&a->pt.desc[k].prot, ~(uint32_t)PD_WRITE_TRACK,
+                                   __ATOMIC_ACQ_REL);
+                dirty_mark_written(a, k);
+            }
+            if (SYS_RETRY(sys.mprotect(addr, len, PROT_READ | PROT_WRITE)) != 0)
+                return errno;
+            i = j;
+        }
+    }
     set_phys(a, lo, hi, none);
     a->mp.runs = a->mp.runs - before + runs_in(a, window_lo(lo), hi + 1);
     return 0;

@@ -4,6 +4,8 @@
  * The graphs hold weak vectors, ephemerons (whose value refers back to
  * the key) and finalizable nodes, whose queue the threads drain and
  * check.
+ * The heap is generational: the cycles alternate between young and full
+ * ones (the background collector's own choice in between).
  * VMGC_STRESS_CYCLES sets the number of cycles (default 40; the long
  * setting is 10000), VMGC_STRESS_THREADS the mutators (default 3, up to
  * 8), VMGC_TEST_SEED replays.  Both barrier backends. */
@@ -354,6 +356,7 @@ static void stress_run(int backend, unsigned collector_threads)
     c.barrier = test_backends[backend];
     c.collector_threads = collector_threads;
     c.verify = 1;
+    c.generational = 1;
     ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
     vmgc_type_desc nd = {.name = "node", .layout = VMGC_LAYOUT_TRACE, .trace = trace_node};
     vmgc_type_desc ad = {.name = "array", .layout = VMGC_LAYOUT_ALL_POINTERS};
@@ -408,7 +411,8 @@ static void stress_run(int backend, unsigned collector_threads)
             image_close(img);
             ck_done++;
         } else {
-            ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+            ck_assert_int_eq(s.collections % 2 ? vmgc_collect_young(heap, 1) : vmgc_collect(heap, 1),
+                             VMGC_OK);
         }
         vmgc_get_stats(heap, &s);
     } while (s.collections < cycles_target);
@@ -424,10 +428,11 @@ static void stress_run(int backend, unsigned collector_threads)
     vmgc_get_stats(heap, &s);
     fprintf(stderr,
             "stress(%s, %u collector threads): weak slots cleared %llu, ephemerons broken %llu, "
-            "%llu finalized, %llu of them checked\n",
+            "%llu finalized, %llu of them checked; %llu young cycles, %llu old pages remembered\n",
             test_backends[backend], collector_threads ? collector_threads : 1,
             (unsigned long long)s.weak_slots_cleared, (unsigned long long)s.ephemerons_broken,
-            (unsigned long long)s.objects_finalized, (unsigned long long)finalized_seen);
+            (unsigned long long)s.objects_finalized, (unsigned long long)finalized_seen,
+            (unsigned long long)s.young_collections, (unsigned long long)s.remembered_pages);
     fprintf(stderr,
             "stress(%s, %u collector threads): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
             "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us, live after "
