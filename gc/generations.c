@@ -112,6 +112,17 @@ void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_s
         __atomic_fetch_add(&h->st_track_failures, 1, __ATOMIC_RELAXED); /* counted written */
 }
 
+/* .sol.arm-early: copy targets are write-tracked when they enter the copy
+ * reserve, 32 at a time, while no mutator can reach them: tracking a page
+ * is an mprotect, which takes mmap_lock for writing, and one per survivor
+ * page held up the mutators' page faults (generations.md, Measured).  When
+ * such a page turns black, gen_page_survived finds it tracked already. */
+void gen_stash_refilled(struct vmgc_heap *h, size_t first, size_t n)
+{
+    if (h->generational && dirty_track_pages(h->arena, first, n, 0) != 0)
+        __atomic_fetch_add(&h->st_track_failures, 1, __ATOMIC_RELAXED); /* counted written */
+}
+
 /* A page kept open to the kernel (io.c) cannot be write-protected: it
  * counts as written, so each young cycle scans it. */
 void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages)

@@ -506,7 +506,7 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->young_collections = __atomic_load_n(&h->st_young_collections, __ATOMIC_RELAXED);
     s->remembered_pages = __atomic_load_n(&h->st_remembered_pages, __ATOMIC_RELAXED);
     s->old_bytes = (size_t)__atomic_load_n(&h->st_old_pages, __ATOMIC_RELAXED) << VM_PAGE_SHIFT;
-    s->write_traps = arena_get_stats(h->arena).write_traps;
+    s->write_traps = __atomic_load_n(&h->arena->n_write_traps, __ATOMIC_RELAXED);
     s->held_bytes = pool_get_stats(&h->arena->pool).dirty_free_pages << VM_PAGE_SHIFT;
 }
 

@@ -475,6 +475,7 @@ void gen_flip(struct vmgc_heap *h);              /* world stopped, before io_fli
 void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_signal);
 void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages);
 void gen_page_freed(struct vmgc_heap *h, size_t first, size_t n);
+void gen_stash_refilled(struct vmgc_heap *h, size_t first, size_t n);
 void gen_note_weak(struct vmgc_heap *h, const char *alias_obj);
 void gen_cycle_end(struct vmgc_heap *h, size_t old_pages); /* cycle_lock held */
 size_t gen_next_trigger(struct vmgc_heap *h, size_t live);

@@ -129,6 +129,7 @@ vmgc_status stash_refill(struct vmgc_heap *h, unsigned want)
                                    n * VM_PAGE_SIZE);
         if (st != VMGC_OK)
             return st;
+        gen_stash_refilled(h, first, n);
         for (size_t i = 0; i < n; i++) {
             pages_note_inuse(h, first + i);
             stash_push(h, first + i);

@@ -252,11 +252,15 @@ void dirty_mark_written(struct arena *a, size_t i)
 
 int dirty_track_pages(struct arena *a, size_t first, size_t n, int in_signal)
 {
+    int already = 1; /* tracked and not written: protected read-only since */
     for (size_t i = first; i < first + n; i++) {
         uint32_t *p = &a->pt.desc[i].prot;
-        __atomic_fetch_and(p, ~(uint32_t)PD_WRITTEN, __ATOMIC_ACQ_REL);
-        __atomic_fetch_or(p, PD_WRITE_TRACK, __ATOMIC_ACQ_REL);
+        uint32_t was = __atomic_fetch_and(p, ~(uint32_t)PD_WRITTEN, __ATOMIC_ACQ_REL);
+        was = __atomic_fetch_or(p, PD_WRITE_TRACK, __ATOMIC_ACQ_REL) | (was & PD_WRITTEN);
+        already &= (was & (PD_WRITE_TRACK | PD_WRITTEN)) == PD_WRITE_TRACK;
     }
+    if (already)
+        return 0;
     int err = a->prot->refresh_write(a, first, n, in_signal);
     if (!err)
         return 0;
