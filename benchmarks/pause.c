@@ -13,8 +13,12 @@
  * slot points at, so its pause grows with --roots) or in a root block
  * (vmgc_root_block_new: the flip only protects the block; its pages are
  * forwarded after it, and a trap on one forwards its 512 slots).
+ * --young: a generational heap whose cycles (after the first) are young
+ * ones: the mutators' replacements write old pages, which the flip greys
+ * (the remembered set, doc/design/generations.md); a last column says how
+ * many a cycle.
  * Usage: pause [--live MIB[,MIB...]] [--cycles N] [--roots N]
- *              [--roots-in range|block|both] [--backend uffd|mprotect|both]
+ *              [--roots-in range|block|both] [--backend uffd|mprotect|both] [--young]
  */
 #include "config.h"
 
@@ -75,6 +79,8 @@ static uint64_t pct(uint64_t *v, size_t n, double p)
     return v[k];
 }
 
+static int young; /* --young */
+
 static void *mutator(void *arg)
 {
     uint64_t rng = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
@@ -95,6 +101,17 @@ static void *mutator(void *arg)
             n->value = head->value;
             n->next = head->next;
             roots[rng % nroots] = n;
+            /* --young: and a node further down, in an old page, gets a young
+             * successor (a write the remembered set must see) */
+            struct node *m = n->next;
+            for (uint64_t k = rng >> 40 & 15; young && m && m->next && k > 0; k--)
+                m = m->next;
+            if (young && m && m->next) {
+                struct node *y = vmgc_alloc(t, t_node, PAYLOAD);
+                y->value = m->next->value;
+                y->next = m->next->next;
+                m->next = y;
+            }
         }
     }
     vmgc_thread_detach(t);
@@ -130,6 +147,7 @@ static void run(const char *backend, size_t live_mib, int cycles, int in_block)
     c.initial_size = (live_mib << 20) * 2;
     c.barrier = backend;
     c.on_pause = note_flip;
+    c.generational = young ? 1 : -1;
     if (vmgc_heap_create(&heap, &c) != VMGC_OK) {
         fprintf(stderr, "pause: %s\n", vmgc_last_error());
         exit(1);
@@ -165,14 +183,20 @@ static void run(const char *backend, size_t live_mib, int cycles, int in_block)
     for (int k = 0; k < cycles; k++) {
         while (sem_trywait(&flipped) == 0)
             ;
-        vmgc_collect(heap, 0);
+        if (young && k > 0)
+            vmgc_collect_young(heap, 0);
+        else
+            vmgc_collect(heap, 0);
         vmgc_blocking_enter(me);
         while (sem_wait(&flipped) != 0)
             ;
         vmgc_blocking_leave(me);
         if (ntraps < 8192)
             ntraps += time_traps(me, traps + ntraps, 8192 - ntraps);
-        vmgc_collect(heap, 1);
+        if (young)
+            vmgc_collect_young(heap, 1);
+        else
+            vmgc_collect(heap, 1);
     }
     double seconds = (double)(now_ns() - t0) / 1e9;
     __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
@@ -187,11 +211,16 @@ static void run(const char *backend, size_t live_mib, int cycles, int in_block)
     size_t over = 0; /* the target's bound: how many flips missed it */
     while (over < np && p[np - 1 - over] > 500000)
         over++;
-    printf("| %s | %zu | %zu %s | %llu | %.1f | %.1f | %.1f | %zu | %.1f | %zu | %.2f |\n",
+    printf("| %s | %zu | %zu %s | %llu | %.1f | %.1f | %.1f | %zu | %.1f | %zu | %.2f |",
            backend, live_mib, nroots, in_block ? "block" : "range",
            (unsigned long long)s.collections, (double)pct(p, np, 0.5) / 1e3,
            (double)pct(p, np, 0.99) / 1e3, (double)p[np ? np - 1 : 0] / 1e3, over,
            (double)pct(traps, ntraps, 0.5) / 1e3, ntraps, seconds / cycles);
+    if (young)
+        printf(" %llu young, %.0f old pages remembered a young cycle |",
+               (unsigned long long)s.young_collections,
+               s.young_collections ? (double)s.remembered_pages / (double)s.young_collections : 0.0);
+    printf("\n");
     fflush(stdout);
     if (in_block)
         vmgc_root_block_free(heap, roots);
@@ -208,6 +237,11 @@ int main(int argc, char **argv)
     sem_init(&flipped, 0, 0);
     const char *backend = "both", *roots_in = "both";
     for (int i = 1; i < argc; i += 2) {
+        if (!strcmp(argv[i], "--young")) {
+            young = 1;
+            i--; /* takes no value */
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "pause: %s needs a value\n", argv[i]);
             return 2;
@@ -224,7 +258,7 @@ int main(int argc, char **argv)
             roots_in = argv[i + 1];
         else {
             fprintf(stderr, "pause: unknown option '%s' (takes --live, --cycles, --roots, "
-                            "--roots-in, --backend)\n", argv[i]);
+                            "--roots-in, --backend, --young)\n", argv[i]);
             return 2;
         }
     }

@@ -84,7 +84,7 @@ void gen_flip(struct vmgc_heap *h)
 {
     if (!h->generational)
         return;
-    dirty_take_written(h->arena, young_enabled(h) ? remember : forget, h);
+    dirty_each_written(h->arena, 1, young_enabled(h) ? remember : forget, h);
     __atomic_fetch_add(&h->st_remembered_pages, h->pin_tally.remembered, __ATOMIC_RELAXED);
     h->pin_tally.remembered = 0;
 }
@@ -138,14 +138,17 @@ void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages)
 void gen_page_freed(struct vmgc_heap *h, size_t first, size_t n)
 {
     struct page_desc *desc = h->arena->pt.desc;
-    int old = 0;
+    int tracked = 0;
     for (size_t i = first; i < first + n; i++) {
         __atomic_store_n(&desc[i].gc_info, 0, __ATOMIC_RELAXED);
-        old |= (ps_load(h, i) & PS_OLD) != 0;
+        tracked |= (ps_load(h, i) & PS_OLD) ||
+                   (__atomic_load_n(&desc[i].prot, __ATOMIC_ACQUIRE) & (PD_WRITE_TRACK | PD_WRITTEN));
     }
-    /* only an old page was ever write-tracked; its bits may be clear and
-     * its protection still read-only (dirty.c, two faults at once) */
-    if (old && dirty_untrack_pages(h->arena, first, n) != 0)
+    /* an old page's bits may be clear and its protection still read-only
+     * (dirty.c, two faults at once); a page with tracking bits left must
+     * not carry them to its next life, where dirty_track_pages would take
+     * them for a protection in force */
+    if (tracked && dirty_untrack_pages(h->arena, first, n) != 0)
         gc_fatal("making freed heap pages writable again (mprotect) failed");
 }
 

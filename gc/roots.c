@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "dirty.h"
 #include "internal.h"
 #include "meta.h"
 #include "prot.h"
@@ -429,6 +430,51 @@ static size_t preprotect_skips(struct vmgc_heap *h, struct preprotect_skip *skip
     return n > max ? 0 : n + 1; /* +1: "could tell", even with nothing to skip */
 }
 
+/* generations.md .sol.remembered-early: before a young flip stops the
+ * world, the old pages written so far are protected, in runs, with the
+ * same rules as the pins above (not a bracketed page; nothing when the
+ * brackets could not be read); the flip then finds them protected and
+ * only greys them.  Pages written after this are protected in the pause. */
+struct early_run {
+    struct vmgc_heap *h;
+    const struct preprotect_skip *skip;
+    size_t nskip, first, n, protected_pages;
+    int resident;
+};
+
+static void early_run_flush(struct early_run *r)
+{
+    if (r->n)
+        protect_run(r->h, r->first, r->n, r->resident);
+    r->protected_pages += r->n;
+    r->n = 0;
+}
+
+static void early_written_page(void *ctx, size_t page)
+{
+    struct early_run *r = ctx;
+    struct vmgc_heap *h = r->h;
+    struct page_desc *d = &h->arena->pt.desc[page];
+    unsigned space = __atomic_load_n(&d->space, __ATOMIC_RELAXED);
+    if (space != PK_SMALL && space != PK_LARGE_HEAD && space != PK_LARGE_BODY)
+        return;
+    size_t head = ps_head_of(h, page);
+    uint32_t w = ps_load(h, head);
+    if (PS_STATE(w) != PS_BLACK || !(w & PS_OLD) || skipped(r->skip, r->nskip, head) ||
+        prot_is_protected(h->arena, pagetable_page_addr(&h->arena->pt, head)))
+        return; /* a large object's first page did it */
+    size_t n = space == PK_SMALL ? 1 : h->arena->pt.desc[head].gc_word[1];
+    int resident = pinned_resident(h, head);
+    if (r->n && head == r->first + r->n && resident == r->resident) {
+        r->n += n;
+        return;
+    }
+    early_run_flush(r);
+    r->first = head;
+    r->n = n;
+    r->resident = resident;
+}
+
 void roots_preprotect(struct vmgc_heap *h)
 {
     struct arena *a = h->arena;
@@ -461,6 +507,15 @@ void roots_preprotect(struct vmgc_heap *h)
     }
     if (run)
         protect_run(h, first, run, 1);
+    /* again while a pass protected many: the mutators write and touch
+     * pages meanwhile, and what is left is protected in the pause */
+    for (int pass = 0; h->flip_young && nskip && pass < 3; pass++) {
+        struct early_run r = {.h = h, .skip = skip, .nskip = nskip - 1};
+        dirty_each_written(h->arena, 0, early_written_page, &r);
+        early_run_flush(&r);
+        if (r.protected_pages < 64)
+            break;
+    }
 }
 
 /* .sol.no-asan: a conservative scan reads whole stacks and frames, which

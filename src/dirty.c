@@ -281,13 +281,15 @@ int dirty_untrack_pages(struct arena *a, size_t first, size_t n)
     return a->prot->refresh_write(a, first, n, 0);
 }
 
-size_t dirty_take_written(struct arena *a, void (*fn)(void *ctx, size_t page), void *ctx)
+size_t dirty_each_written(struct arena *a, int take, void (*fn)(void *ctx, size_t page),
+                          void *ctx)
 {
     size_t count = 0;
     for (size_t w = 0; w < a->dirty.summary_words; w++) {
         if (!__atomic_load_n(&a->dirty.written_summary[w], __ATOMIC_ACQUIRE))
             continue;
-        uint64_t bits = __atomic_exchange_n(&a->dirty.written_summary[w], 0, __ATOMIC_ACQ_REL);
+        uint64_t bits = take ? __atomic_exchange_n(&a->dirty.written_summary[w], 0, __ATOMIC_ACQ_REL)
+                             : __atomic_load_n(&a->dirty.written_summary[w], __ATOMIC_ACQUIRE);
         for (; bits; bits &= bits - 1) {
             size_t chunk = w * 64 + (size_t)__builtin_ctzll(bits);
             size_t end = (chunk + 1) * 64 < a->pt.pages ? (chunk + 1) * 64 : a->pt.pages;
@@ -295,7 +297,8 @@ size_t dirty_take_written(struct arena *a, void (*fn)(void *ctx, size_t page), v
                 uint32_t *p = &a->pt.desc[i].prot;
                 if (!(__atomic_load_n(p, __ATOMIC_ACQUIRE) & PD_WRITTEN))
                     continue;
-                if (!(__atomic_fetch_and(p, ~(uint32_t)PD_WRITTEN, __ATOMIC_ACQ_REL) & PD_WRITTEN))
+                if (take &&
+                    !(__atomic_fetch_and(p, ~(uint32_t)PD_WRITTEN, __ATOMIC_ACQ_REL) & PD_WRITTEN))
                     continue;
                 count++;
                 fn(ctx, i);

@@ -49,10 +49,11 @@ int dirty_track_pages(struct arena *a, size_t first, size_t n, int in_signal);
 int dirty_untrack_pages(struct arena *a, size_t first, size_t n);
 /* Mark page i written (its write protection is gone).  Async-signal-safe. */
 void dirty_mark_written(struct arena *a, size_t i);
-/* Call fn for each page marked written since it was last taken, clearing
- * the mark; returns how many.  A page written while this runs is reported
- * now or next time. */
-size_t dirty_take_written(struct arena *a, void (*fn)(void *ctx, size_t page), void *ctx);
+/* Call fn, in page order, for each page marked written since it was last
+ * taken; take: clear the marks (else only look).  Returns how many.  A
+ * page written while this runs is reported now or next time. */
+size_t dirty_each_written(struct arena *a, int take, void (*fn)(void *ctx, size_t page),
+                          void *ctx);
 
 /* Trap path: a write fault on page i.  Returns 1 if it was a tracked page
  * (now marked written and writable), 0 otherwise.  Async-signal-safe. */
