@@ -64,9 +64,11 @@ static vmgc_status config_check(vmgc_config *c)
         const char *env = getenv("VMGC_GENERATIONAL");
         if (env && *env && strcmp(env, "0") != 0 && strcmp(env, "1") != 0)
             return error_set(VMGC_EINVAL, "VMGC_GENERATIONAL is '%s'; use 0 or 1", env);
-        c->generational = env && strcmp(env, "1") == 0 ? 1 : -1;
+        /* 0 stays: on with the uffd backend (decided once the arena exists) */
+        if (env && *env)
+            c->generational = strcmp(env, "1") == 0 ? 1 : -1;
     }
-    if (c->generational != 1 && c->generational != -1)
+    if (c->generational < -1 || c->generational > 1)
         return error_set(VMGC_EINVAL, "vmgc_config.generational is %d; use 1 (on), -1 (off) or 0 "
                                       "(the default)",
                          c->generational);
@@ -138,7 +140,6 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     if (!h)
         return VMGC_ENOMEM;
     h->config = c;
-    h->generational = c.generational == 1;
     size_t usage, limit = memlimit_cgroup(&usage);
     const char *ignore = getenv("VMGC_IGNORE_CGROUP");
     if (limit && !(ignore && *ignore && strcmp(ignore, "0") != 0)) {
@@ -156,6 +157,10 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     st = arena_create(&h->arena, &ac);
     if (st != VMGC_OK)
         goto fail;
+    /* generations.md .sol.default: on with the uffd backend; the mprotect
+     * backend's write tracking splits a VMA per page (pauses of 1-30 ms) */
+    h->generational = c.generational == 1 ||
+                      (c.generational == 0 && h->arena->prot == &prot_uffd_backend);
     h->limit_pages = c.heap_limit >> VM_PAGE_SHIFT;
     pool_set_limit(&h->arena->pool, h->limit_pages);
     collector_apply_budget(h, 0);

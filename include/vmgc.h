@@ -114,7 +114,7 @@ typedef struct vmgc_config {
                                * (vmgc_stats.held_bytes); 0: 5000; UINT_MAX: never */
     int generational;         /* young collections between full ones (doc/design/
                                * generations.md): 1 on, -1 off, 0: $VMGC_GENERATIONAL
-                               * (0 or 1), else off */
+                               * (0 or 1), else on with the uffd barrier backend */
 } vmgc_config;
 
 /* Fill *config with the defaults. */

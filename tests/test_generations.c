@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -269,6 +270,37 @@ static void dropped_old_data_goes_back(int backend)
 }
 BOTH(dropped_old_data_goes_back)
 
+/* The default: generational with the uffd backend, not with mprotect
+ * (.sol.default); a bad setting is refused with a message. */
+static void default_follows_backend(int backend)
+{
+    unsetenv("VMGC_GENERATIONAL");
+    vmgc_config c;
+    vmgc_config_init(&c);
+    c.reserve_bytes = (size_t)1 << 30;
+    c.barrier = test_backends[backend];
+    c.no_background = 1;
+    c.generational = 2;
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "generational"));
+    setenv("VMGC_GENERATIONAL", "yes", 1);
+    c.generational = 0;
+    ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
+    ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "VMGC_GENERATIONAL"));
+    unsetenv("VMGC_GENERATIONAL");
+    ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
+    ck_assert_int_eq(vmgc_thread_attach(heap, &me), VMGC_OK);
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    ck_assert_int_eq(vmgc_collect_young(heap, 1), VMGC_OK);
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    ck_assert_uint_eq(s.collections, 2);
+    ck_assert_uint_eq(s.young_collections, backend == 0 ? 1 : 0);
+    ck_assert_int_eq(vmgc_thread_detach(me), VMGC_OK);
+    ck_assert_int_eq(vmgc_heap_destroy(heap), VMGC_OK);
+}
+BOTH(default_follows_backend)
+
 int main(void)
 {
     Suite *s = suite_create("generations");
@@ -277,6 +309,7 @@ int main(void)
     tcase_add_loop_test(tc, old_to_young_on_every_path_t, 0, 2);
     tcase_add_loop_test(tc, young_cycle_leaves_old_in_place_t, 0, 2);
     tcase_add_loop_test(tc, dropped_old_data_goes_back_t, 0, 2);
+    tcase_add_loop_test(tc, default_follows_backend_t, 0, 2);
     suite_add_tcase(s, tc);
     return test_run(s);
 }
