@@ -30,6 +30,7 @@ static int full_size;
 static int opt_argc;
 static char **opt_argv;
 static const char *pauses_file, *mmu_file;
+static const char *heap_limit_mib; /* --heap-limit: vmgc_config.heap_limit, MiB */
 
 static uint64_t now_ns(void)
 {
@@ -166,7 +167,8 @@ static void usage(const char *why)
 {
     fprintf(stderr,
             "%s: %s\nusage: %s --gc vmgc-uffd|vmgc-mprotect|boehm|boehm-incremental|glibc|jemalloc"
-            " [--size quick|full] [--pauses FILE] [--mmu FILE] [workload options]\n",
+            " [--size quick|full] [--pauses FILE] [--mmu FILE] [--heap-limit MIB] [workload "
+            "options]\n",
             workload_name, why, workload_name);
     exit(2);
 }
@@ -178,6 +180,13 @@ static void setup_vmgc(void)
     c.barrier = bench_sys == SYS_VMGC_UFFD ? "uffd" : "mprotect";
     c.reserve_bytes = (size_t)64 << 30;
     c.on_pause = vmgc_pause;
+    if (heap_limit_mib) {
+        char *end;
+        unsigned long long mib = strtoull(heap_limit_mib, &end, 10);
+        if (*end || !mib)
+            usage("--heap-limit takes a size in MiB");
+        c.heap_limit = (size_t)mib << 20;
+    }
     if (vmgc_heap_create(&bench_heap, &c) != VMGC_OK) {
         fprintf(stderr, "%s: %s\n", workload_name, vmgc_last_error());
         exit(1);
@@ -212,6 +221,7 @@ void bench_init(int argc, char **argv, const char *workload, const char *options
                             : !strcmp(argv[i], "--size")   ? &size
                             : !strcmp(argv[i], "--pauses") ? &pauses_file
                             : !strcmp(argv[i], "--mmu")    ? &mmu_file
+                            : !strcmp(argv[i], "--heap-limit") ? &heap_limit_mib
                                                            : NULL;
         int own = !into && !strncmp(argv[i], "--", 2) && is_workload_option(argv[i] + 2);
         if (!into && !own) {

@@ -23,9 +23,11 @@ static int young_enabled(struct vmgc_heap *h)
 
 /* .sol.policy: full when asked (vmgc_collect, a checkpoint), for the first
  * cycle, when the old pages have grown by growth_factor since the last
- * full cycle, and after GEN_MAX_YOUNG young ones in a row (old data the
- * program dropped goes back within a bounded number of cycles); young
- * otherwise. */
+ * full cycle, and after GEN_MAX_YOUNG young ones in a row, or as many as
+ * fit in what a full-only collector would allocate between two cycles
+ * (old data the program dropped goes back within a bounded number of
+ * cycles, and a large heap is not copied more often than without
+ * generations); young otherwise. */
 #define GEN_MAX_YOUNG 8
 int gen_choose_young(struct vmgc_heap *h)
 {
@@ -36,7 +38,12 @@ int gen_choose_young(struct vmgc_heap *h)
     pthread_mutex_unlock(&h->trigger_lock);
     if (asked)
         return 0;
-    if (h->young_in_a_row >= GEN_MAX_YOUNG)
+    /* as many young cycles as a full-only collector would allocate between
+     * two cycles of this heap, and at least GEN_MAX_YOUNG */
+    size_t between = (size_t)((double)(h->old_pages_after_full << VM_PAGE_SHIFT) *
+                              (h->config.growth_factor - 1.0)) /
+                     h->config.initial_size;
+    if (h->young_in_a_row >= (between > GEN_MAX_YOUNG ? between : GEN_MAX_YOUNG))
         return 0;
     size_t grown = (size_t)((double)h->old_pages_after_full * h->config.growth_factor);
     return h->old_pages < grown;

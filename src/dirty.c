@@ -313,6 +313,31 @@ size_t dirty_each_written(struct arena *a, int take, void (*fn)(void *ctx, size_
  * makes it writable too (refresh_write reads the bits, then protects: a
  * page tracked again meanwhile can be left read-only with its bit clear,
  * and this repairs that). */
+/* .sol.page-track-limit: a tracked page written must become writable.  If
+ * splitting its VMA out hits the VMA limit, the aligned block of 512 pages
+ * around it stops being tracked (counted written: the collector scans it)
+ * and is made writable whole, which merges VMAs.  Async-signal-safe. */
+static void make_writable(struct arena *a, size_t i, int in_signal)
+{
+    int err = a->prot->refresh_write(a, i, 1, in_signal);
+    if (err == ENOMEM && a->dirty.active && a->dirty.mode == DIRTY_WP_FAULTS) {
+        faults_overflow(a, in_signal); /* dirty_begin's range: all written */
+        return;
+    }
+    if (err == ENOMEM) {
+        size_t lo = i & ~(size_t)511, hi = lo + 512 < a->pt.pages ? lo + 512 : a->pt.pages;
+        for (size_t k = lo; k < hi; k++)
+            if (__atomic_fetch_and(&a->pt.desc[k].prot, ~(uint32_t)PD_WRITE_TRACK,
+                                   __ATOMIC_ACQ_REL) & PD_WRITE_TRACK)
+                dirty_mark_written(a, k);
+        err = a->prot->refresh_write(a, lo, hi - lo, in_signal);
+    }
+    if (err)
+        trap_fatal("mprotect failed while recording a write to a tracked heap page (at the "
+                   "VMA limit: raise vm.max_map_count, or set vmgc_config.generational to -1)",
+                   pagetable_page_addr(&a->pt, i));
+}
+
 int dirty_on_write_fault(struct arena *a, size_t i, int is_write)
 {
     uint32_t *p = &a->pt.desc[i].prot;
@@ -322,19 +347,13 @@ int dirty_on_write_fault(struct arena *a, size_t i, int is_write)
     if (!(b & PD_WRITE_TRACK)) {
         if (!(b & PD_WRITTEN) || (b & PD_PHYS_NONE)) /* PROT_NONE: the read barrier's */
             return 0;
-        if (a->prot->refresh_write(a, i, 1, 1) == ENOMEM)
-            faults_overflow(a, 1);
+        make_writable(a, i, 1);
         return 1;
     }
     dirty_mark_written(a, i);
     if (!(__atomic_fetch_and(p, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL) & PD_WRITE_TRACK))
         return 1; /* another fault took it */
     __atomic_fetch_add(&a->n_write_traps, 1, __ATOMIC_RELAXED);
-    int err = a->prot->refresh_write(a, i, 1, 1);
-    if (err == ENOMEM)
-        faults_overflow(a, 1);
-    else if (err)
-        trap_fatal("mprotect failed while recording a write to a tracked heap page",
-                   pagetable_page_addr(&a->pt, i));
+    make_writable(a, i, 1);
     return 1;
 }

@@ -123,7 +123,11 @@ static int trap_dispatch(int sig, siginfo_t *si, void *uctx)
         handled = a->prot->resolve(a, i, 1); /* uffd, hidden: the barrier diagnoses (.sol.hide) */
     else if (sig == SIGSEGV) {
         int write = fault_is_write(uctx);
-        handled = forksnap_on_fault(a, i, write) || dirty_on_write_fault(a, i, write);
+        /* both: a page saved for a fork child is shown again with the
+         * protection write tracking wants, read-only if tracked, and the
+         * write must then still be recorded (generations.md) */
+        int saved = forksnap_on_fault(a, i, write);
+        handled = dirty_on_write_fault(a, i, write) || saved;
         if (!handled && a->prot == &prot_mprotect_backend)
             handled = a->prot->resolve(a, i, 1);
         if (!handled)
