@@ -31,9 +31,11 @@ static void finish_black(struct vmgc_heap *h, struct copier *c, size_t page, siz
                          int in_signal)
 {
     checkpoint_save(h, c, page, npages);
-    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)) | PS_OLD);
-    /* write-tracked before anyone can write it (generations.md .sol.arm) */
+    /* write-tracked before anyone can write it (generations.md .sol.arm):
+     * before it is black, too, since a trap waiting for this page maps it
+     * as soon as it sees it black (found by the long stress test) */
     gen_page_survived(h, page, npages, in_signal);
+    ps_set(h, page, PS_MAKE(PS_BLACK, cur_epoch(h)) | PS_OLD);
     if (prot_unprotect(h->arena, pagetable_page_addr(&h->arena->pt, page),
                        npages << VM_PAGE_SHIFT) != VMGC_OK)
         gc_fatal_status("exposing a scanned page failed");
