@@ -245,8 +245,9 @@ struct vmgc_heap {
     int young_cycle;
     int flip_young;           /* the coming flip's choice.  Synchronization: roots_lock. */
     uint64_t full_requested;  /* a full cycle must run before cycles_done reaches this.
-                                 Synchronization: atomic. */
-    size_t old_pages;         /* pages of old objects after the last cycle. */
+                                 Synchronization: trigger_lock. */
+    size_t old_pages;         /* pages of old objects after the last cycle.  Synchronization:
+                                 cycle_lock. */
     size_t old_pages_after_full; /* and after the last full one.  Synchronization: cycle_lock. */
     unsigned young_in_a_row;  /* young cycles since the last full one.  Synchronization:
                                  cycle_lock. */

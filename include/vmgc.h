@@ -360,7 +360,9 @@ typedef struct vmgc_stats {
     size_t resident_bytes;     /* memory the heap holds from the OS now, each page once */
     size_t live_bytes_after_last; /* what survived the last collection: pages copied into,
                                    * pinned or promoted (objects allocated during it are
-                                   * not counted: they were never traced) */
+                                   * not counted: they were never traced); in a generational
+                                   * heap, all the old pages (old garbage counts until the
+                                   * next full collection) */
     uint64_t pause_count;
     uint64_t pause_total_ns;
     uint64_t pause_max_ns;

@@ -57,19 +57,23 @@ vmgc_status dirty_open(struct arena *a, const char *name)
             name = NULL;
     }
     int want_pagemap = !name || strcmp(name, "pagemap") == 0;
-    if (name && strcmp(name, "pagemap") != 0 && strcmp(name, "faults") != 0)
-        return dirty_close(a), error_set(VMGC_EINVAL, "%s names dirty mode '%s'; use 'pagemap' or 'faults'",
+    if (name && strcmp(name, "pagemap") != 0 && strcmp(name, "faults") != 0) {
+        dirty_close(a);
+        return error_set(VMGC_EINVAL, "%s names dirty mode '%s'; use 'pagemap' or 'faults'",
                          source, name);
+    }
     if (want_pagemap && a->prot == &prot_uffd_backend && a->uffd.wp_async)
         a->dirty.pagemap_fd = pagemap_scan_works(a);
     if (a->dirty.pagemap_fd >= 0) {
         a->dirty.mode = DIRTY_PAGEMAP;
         return VMGC_OK;
     }
-    if (name && want_pagemap)
-        return dirty_close(a), error_set(VMGC_EUNAVAILABLE,
+    if (name && want_pagemap) {
+        dirty_close(a);
+        return error_set(VMGC_EUNAVAILABLE,
                          "dirty mode 'pagemap' needs the uffd backend with asynchronous "
                          "write-protect and PAGEMAP_SCAN (Linux 6.7+); use VMGC_DIRTY=faults");
+    }
     a->dirty.mode = DIRTY_WP_FAULTS;
     return VMGC_OK;
 }
@@ -308,11 +312,6 @@ size_t dirty_each_written(struct arena *a, int take, void (*fn)(void *ctx, size_
     return count;
 }
 
-/* Two threads may fault on one tracked page at once: the first to clear
- * PD_WRITE_TRACK makes it writable; the other finds it marked written and
- * makes it writable too (refresh_write reads the bits, then protects: a
- * page tracked again meanwhile can be left read-only with its bit clear,
- * and this repairs that). */
 /* .sol.page-track-limit: a tracked page written must become writable.  If
  * splitting its VMA out hits the VMA limit, the aligned block of 512 pages
  * around it stops being tracked (counted written: the collector scans it)
@@ -338,6 +337,10 @@ static void make_writable(struct arena *a, size_t i, int in_signal)
                    pagetable_page_addr(&a->pt, i));
 }
 
+/* Two threads may fault on one tracked page at once: the first to clear
+ * PD_WRITE_TRACK makes it writable; the other finds it marked written and
+ * makes it writable too (a fault on a page marked written and read-only
+ * for any reason is answered that way). */
 int dirty_on_write_fault(struct arena *a, size_t i, int is_write)
 {
     uint32_t *p = &a->pt.desc[i].prot;

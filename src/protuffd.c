@@ -190,6 +190,13 @@ static int page_vma_class(struct arena *a, size_t i, int keep_hidden)
     return keep_hidden && (bits & PD_VMA_HIDDEN) ? 2 : (bits & PD_WRITE_TRACK) ? 1 : 0;
 }
 
+/* .sol.class-recheck: the bits are read, then the protection applied, with
+ * no lock (this runs in traps); a thread that changed the bits meanwhile
+ * and protected first would be overridden by a stale class (a page tracked
+ * but writable: a write unseen).  So each run is checked again after its
+ * mprotect and redone if its pages' class changed: whoever protects last
+ * rechecks after everyone's bit changes, and the protection ends up as the
+ * bits say. */
 static int vma_protect_by_class(struct arena *a, size_t first, size_t n, int keep_hidden)
 {
     for (size_t i = first, end = first + n; i < end;) {
@@ -202,7 +209,10 @@ static int vma_protect_by_class(struct arena *a, size_t first, size_t n, int kee
         if (cls != 2 && SYS_RETRY(sys.mprotect(pagetable_page_addr(&a->pt, i), (j - i) << VM_PAGE_SHIFT,
                                      cls ? PROT_READ : PROT_READ | PROT_WRITE)) != 0)
             return errno;
-        i = j;
+        size_t k = i; /* on from the first page whose class changed, if any */
+        while (k < j && page_vma_class(a, k, keep_hidden) == cls)
+            k++;
+        i = k;
     }
     return 0;
 }

@@ -38,15 +38,21 @@ struct holder {
 
 static void **holders; /* a vector of HOLDERS holders, rooted */
 
-static void setup(int backend)
+static vmgc_config config_for(int backend, int generational)
 {
     vmgc_config c;
     vmgc_config_init(&c);
     c.reserve_bytes = (size_t)1 << 30;
     c.barrier = test_backends[backend];
     c.no_background = 1;
+    c.generational = generational;
+    return c;
+}
+
+static void setup(int backend)
+{
+    vmgc_config c = config_for(backend, 1);
     c.verify = 1;
-    c.generational = 1;
     ck_assert_msg(vmgc_heap_create(&heap, &c) == VMGC_OK, "%s", vmgc_last_error());
     ck_assert_int_eq(vmgc_thread_attach(heap, &me), VMGC_OK);
     vmgc_type_desc ld = {.name = "leaf", .layout = VMGC_LAYOUT_NO_POINTERS};
@@ -312,12 +318,7 @@ BOTH(fork_then_write_old)
 static void default_follows_backend(int backend)
 {
     unsetenv("VMGC_GENERATIONAL");
-    vmgc_config c;
-    vmgc_config_init(&c);
-    c.reserve_bytes = (size_t)1 << 30;
-    c.barrier = test_backends[backend];
-    c.no_background = 1;
-    c.generational = 2;
+    vmgc_config c = config_for(backend, 2);
     ck_assert_int_eq(vmgc_heap_create(&heap, &c), VMGC_EINVAL);
     ck_assert_ptr_nonnull(strstr(vmgc_last_error(), "generational"));
     setenv("VMGC_GENERATIONAL", "yes", 1);
