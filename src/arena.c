@@ -43,6 +43,12 @@ vmgc_status arena_create(struct arena **out, const struct arena_config *config)
     st = prot_open(a, config->barrier);
     if (st != VMGC_OK)
         goto fail_pool;
+    /* pool.md .sol.zero-in-place: with uffd, protection is per page and a
+     * free page has none, so a write there cannot run a barrier (which may
+     * wait for the collector, who may wait for the pool's lock).  The
+     * mprotect backend's coarse granules can protect a free page with its
+     * neighbour at any time: it zeroes through the collector view. */
+    a->pool.zero_in_place = a->prot == &prot_uffd_backend;
     st = dirty_open(a, config->dirty);
     if (st != VMGC_OK)
         goto fail_prot;

@@ -100,6 +100,31 @@ static size_t find_run(struct pool *pool, int kind, size_t n)
     return PD_NONE;
 }
 
+/* .sol.zero-in-place: a page is zeroed through the view that maps it
+ * already.  A recycled page was the mutator's (a nursery page, mostly), so
+ * zeroing it through the collector view would map it there too, and the
+ * kernel counts a page in RSS once per view that maps it.  Pages with any
+ * protection bit go through the collector view, which never traps. */
+static int zero_through_mutator_view(const struct pool *pool, size_t page)
+{
+    return pool->zero_in_place &&
+           (__atomic_load_n(&pool->pt->desc[page].prot, __ATOMIC_ACQUIRE) &
+            ((1u << PD_GEN_SHIFT) - 1)) == 0;
+}
+
+static void zero_run(struct pool *pool, size_t head, size_t npages)
+{
+    for (size_t i = head, end = head + npages; i < end;) {
+        int mutator = zero_through_mutator_view(pool, i);
+        size_t j = i + 1;
+        while (j < end && zero_through_mutator_view(pool, j) == mutator)
+            j++;
+        char *view = mutator ? pool->vm->base : pool->vm->alias;
+        memset(view + (i << VM_PAGE_SHIFT), 0, (j - i) << VM_PAGE_SHIFT);
+        i = j;
+    }
+}
+
 vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t *first,
                        int *is_zero)
 {
@@ -156,7 +181,7 @@ vmgc_status pool_alloc(struct pool *pool, size_t npages, unsigned flags, size_t 
         pool->stats.dirty_free_pages -= npages;
     int zero = kind == POOL_ZERO;
     if (!zero && (flags & POOL_NEED_ZERO)) {
-        memset(pool->vm->alias + (head << VM_PAGE_SHIFT), 0, npages << VM_PAGE_SHIFT);
+        zero_run(pool, head, npages);
         pool->stats.zeroed_pages += npages;
         zero = 1;
     }

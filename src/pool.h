@@ -45,6 +45,8 @@ struct pool {
     size_t limit_pages;          /* for POOL_WITHIN_LIMIT.  Synchronization: lock. */
     struct pool_stats stats;     /* Synchronization: lock. */
     size_t hwm_pages;            /* 1 + the highest page ever allocated.  Synchronization: lock. */
+    int zero_in_place;           /* .sol.zero-in-place: zero free pages through the mutator view
+                                    where it maps them writable.  Immutable after arena_create. */
 };
 
 vmgc_status pool_init(struct pool *pool, struct vm_space *vm, struct pagetable *pt,

@@ -52,6 +52,32 @@ START_TEST(fresh_pages_are_zero_and_recycled_are_dirty)
 }
 END_TEST
 
+/* .sol.zero-in-place: a recycled page is zeroed through the mutator view
+ * that maps it, so the collector view does not map it too; a page with a
+ * protection bit is zeroed through the collector view. */
+START_TEST(zero_in_place_leaves_the_collector_view_unmapped)
+{
+    struct fixture f;
+    setup(&f, 64, 64);
+    f.pool.zero_in_place = 1;
+    size_t a, b;
+    int zero;
+    ck_assert_int_eq(pool_alloc(&f.pool, 8, 0, &a, &zero), VMGC_OK);
+    memset(f.vm.base + a * VM_PAGE_SIZE, 0x77, 8 * VM_PAGE_SIZE);
+    ck_assert_int_eq(pool_release(&f.pool, a, 8), VMGC_OK);
+    f.pt.desc[a + 3].prot |= PD_WRITTEN; /* any protection bit */
+    ck_assert_int_eq(pool_alloc(&f.pool, 8, POOL_NEED_ZERO, &b, &zero), VMGC_OK);
+    ck_assert_uint_eq(b, a);
+    ck_assert_int_eq(zero, 1);
+    for (size_t p = 0; p < 8; p++)
+        ck_assert_int_eq(test_page_mapped(f.vm.alias + (b + p) * VM_PAGE_SIZE), p == 3);
+    for (size_t i = 0; i < 8 * VM_PAGE_SIZE; i += 64)
+        ck_assert_int_eq(f.vm.base[b * VM_PAGE_SIZE + i], 0);
+    f.pt.desc[a + 3].prot = 0;
+    teardown(&f);
+}
+END_TEST
+
 /* A restored heap's span: claimed whole from a fresh pool, carved later
  * into its runs with the gaps free (restore.c .sol.claim-span). */
 START_TEST(claim_then_carve)
@@ -316,6 +342,7 @@ int main(void)
     tcase_add_test(tc, deferred_release_takes_whole_runs_only);
     tcase_add_test(tc, random_runs_coalesce);
     tcase_add_test(tc, claim_then_carve);
+    tcase_add_test(tc, zero_in_place_leaves_the_collector_view_unmapped);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

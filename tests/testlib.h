@@ -42,6 +42,20 @@ static inline uint64_t test_rand(uint64_t *state)
     return x * 0x2545f4914f6cdd1dull;
 }
 
+/* Whether this process's page tables map addr (/proc/self/pagemap bit 63,
+ * readable without privilege): a page counts in RSS once per mapping of it. */
+static inline int test_page_mapped(const void *addr)
+{
+    FILE *f = fopen("/proc/self/pagemap", "rb");
+    ck_assert_ptr_nonnull(f);
+    uint64_t entry = 0;
+    long pagesize = sysconf(_SC_PAGESIZE);
+    ck_assert_int_eq(fseek(f, (long)((uintptr_t)addr / (uintptr_t)pagesize * 8), SEEK_SET), 0);
+    ck_assert_uint_eq(fread(&entry, sizeof entry, 1, f), 1);
+    fclose(f);
+    return (int)(entry >> 63);
+}
+
 static inline struct arena *test_arena(int backend, size_t reserve)
 {
     struct arena_config cfg = {.reserve_bytes = reserve, .barrier = test_backends[backend]};
