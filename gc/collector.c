@@ -69,7 +69,7 @@ static void record_pause(struct vmgc_heap *h, uint64_t ns)
 /* .sol.flip: stop, advance the epoch (every allocated page is now
  * from-space), pin what stacks and registers point at, forward precise
  * roots, resume.  O(threads + stack words + roots + pinned pages). */
-static size_t flip(struct vmgc_heap *h, int young)
+static size_t flip(struct vmgc_heap *h, int young, int mark)
 {
     struct vmgc_thread *self = threads_self(h);
     /* No lock a stopped mutator could hold may be taken while the world is
@@ -96,6 +96,7 @@ static size_t flip(struct vmgc_heap *h, int young)
     __atomic_store_n(&h->young_cycle, young, __ATOMIC_SEQ_CST); /* with the epoch */
     __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->cycle_running, 1, __ATOMIC_SEQ_CST);
+    mark_flip(h, mark); /* before weak_flip and the roots: both shade */
     weak_flip(h);
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
         /* .sol.tlab: a thread keeps allocating where it was, so its page is
@@ -191,30 +192,18 @@ static size_t run_head_pages(struct vmgc_heap *h, size_t page)
     return d->space == PK_LARGE_HEAD ? d->gc_word[1] : 1;
 }
 
+static void add_if_from_space(struct vmgc_heap *h, size_t head, void *ctx)
+{
+    if (ps_is_from(h, ps_load(h, head)))
+        run_add(h, ctx, head, run_head_pages(h, head));
+}
+
 /* Calls fn on each run of neighbouring from-space pages among the first
  * `limit` in-use entries. */
 static void for_each_from_space_run(struct vmgc_heap *h, size_t limit, run_fn fn)
 {
     struct run_acc run = {.fn = fn};
-    /* the in-use list is read in blocks: mutators take pages_lock for
-     * every page they allocate, and a lock round per entry was ~5% of
-     * GCBench (perf: pthread_mutex_unlock) */
-    uint32_t block[512];
-    for (size_t k = 0; k < limit;) {
-        size_t n = 0;
-        lock_take(&h->pages_lock);
-        while (n < 512 && k + n < limit && k + n < h->ninuse) {
-            block[n] = h->inuse[k + n];
-            n++;
-        }
-        pthread_mutex_unlock(&h->pages_lock);
-        if (n == 0)
-            break;
-        for (size_t i = 0; i < n; i++)
-            if (ps_is_from(h, ps_load(h, block[i])))
-                run_add(h, &run, block[i], run_head_pages(h, block[i]));
-        k += n;
-    }
+    pages_each_inuse(h, limit, add_if_from_space, &run);
     run_flush(h, &run);
 }
 
@@ -373,7 +362,10 @@ void collector_cycle(struct vmgc_heap *h)
      * view, where an image page not loaded yet would read as zero */
     restore_settle(h);
     checkpoint_cycle_begin(h);
-    size_t snapshot = flip(h, gen_choose_young(h));
+    int kind = gen_choose(h);
+    if (kind == GEN_MARK)
+        mark_prepare(h);
+    size_t snapshot = flip(h, kind != GEN_FULL, kind == GEN_MARK);
     checkpoint_flipped(h);
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
@@ -385,6 +377,8 @@ void collector_cycle(struct vmgc_heap *h)
         hook(h);
     drain_close(h, c);
     weak_cycle_end(h, c);
+    if (h->mark_cycle)
+        mark_finish(h); /* the young part is drained: only first writes shade now */
     if (h->config.verify) {
         struct vmgc_thread *self = threads_self(h);
         /* before the stop: a mutator may hold them; roots_lock for the root
@@ -578,14 +572,14 @@ void collector_help(struct vmgc_heap *h, struct vmgc_thread *t)
     copier_retire(h, &t->copier);
 }
 
-static vmgc_status collect(struct vmgc_heap *h, int wait, int full);
+static vmgc_status collect(struct vmgc_heap *h, int wait, int kind);
 
 VMGC_API vmgc_status vmgc_collect(vmgc_heap *h, int wait)
 {
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_collect: not a live heap");
     fork_settle(h);
-    return collect(h, wait, 1);
+    return collect(h, wait, GEN_FULL);
 }
 
 VMGC_API vmgc_status vmgc_collect_young(vmgc_heap *h, int wait)
@@ -593,24 +587,38 @@ VMGC_API vmgc_status vmgc_collect_young(vmgc_heap *h, int wait)
     if (!h || h->sig != HEAP_SIG)
         return error_set(VMGC_EINVAL, "vmgc_collect_young: not a live heap");
     fork_settle(h);
-    return collect(h, wait, 0);
+    return collect(h, wait, GEN_YOUNG);
 }
 
-static vmgc_status collect(struct vmgc_heap *h, int wait, int full)
+VMGC_API vmgc_status vmgc_collect_mark(vmgc_heap *h, int wait)
+{
+    if (!h || h->sig != HEAP_SIG)
+        return error_set(VMGC_EINVAL, "vmgc_collect_mark: not a live heap");
+    fork_settle(h);
+    return collect(h, wait, GEN_MARK);
+}
+
+/* kind: what the caller asks for; GEN_YOUNG leaves it to the policy */
+static void request_kind(struct vmgc_heap *h, int kind)
+{
+    if (kind == GEN_FULL)
+        gen_request_full(h);
+    else if (kind == GEN_MARK)
+        gen_request_mark(h);
+}
+
+static vmgc_status collect(struct vmgc_heap *h, int wait, int kind)
 {
     if (h->config.no_background) {
-        if (full) {
-            lock_take(&h->trigger_lock);
-            gen_request_full(h);
-            pthread_mutex_unlock(&h->trigger_lock);
-        }
+        lock_take(&h->trigger_lock);
+        request_kind(h, kind);
+        pthread_mutex_unlock(&h->trigger_lock);
         collector_cycle(h);
         return VMGC_OK;
     }
     struct vmgc_thread *self = threads_self(h);
     lock_take(&h->trigger_lock);
-    if (full)
-        gen_request_full(h);
+    request_kind(h, kind);
     uint64_t target = h->cycles_done + 1;
     if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
         target++; /* the running cycle's flip may predate the caller's request */

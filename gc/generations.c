@@ -13,50 +13,73 @@
 #include "internal.h"
 #include "lock.h"
 
-/* page_desc.gc_info of a run's head page */
-#define GI_WEAK 1u /* holds weak objects: never write-tracked (.sol.weak-pages) */
-
 static int young_enabled(struct vmgc_heap *h)
 {
     return __atomic_load_n(&h->young_cycle, __ATOMIC_RELAXED);
 }
 
 /* .sol.policy: full when asked (vmgc_collect, a checkpoint), for the first
- * cycle, when the old pages have grown by growth_factor since the last
- * full cycle, and after GEN_MAX_YOUNG young ones in a row, or as many as
- * fit in what a full-only collector would allocate between two cycles
- * (old data the program dropped goes back within a bounded number of
- * cycles, and a large heap is not copied more often than without
- * generations); young otherwise. */
+ * cycle; a mark cycle when asked (vmgc_collect_mark), and instead of a full
+ * one when the old pages have grown by growth_factor since the last full
+ * or mark cycle, or after GEN_MAX_YOUNG young ones in a row, or as many as
+ * fit in what a full-only collector would allocate between two cycles (old
+ * data the program dropped goes back within a bounded number of cycles,
+ * and a large heap is not traced more often than without generations);
+ * young otherwise.  A mark cycle is full instead where marking cannot
+ * work (mark.md .sol.when) or when the holes it left are a quarter of the
+ * old pages (.sol.compact). */
 #define GEN_MAX_YOUNG 8
-int gen_choose_young(struct vmgc_heap *h)
+static int mark_possible(struct vmgc_heap *h)
+{
+    return h->mark.supported && h->config.mark_old == 1 &&
+           !__atomic_load_n(&h->st_track_failures, __ATOMIC_RELAXED) &&
+           __atomic_load_n(&h->mark.hole_bytes, __ATOMIC_RELAXED) <
+               (h->old_pages << VM_PAGE_SHIFT) / 4;
+}
+
+int gen_choose(struct vmgc_heap *h)
 {
     if (!h->generational || checkpoint_active(h) || !h->old_pages_after_full)
-        return 0;
+        return GEN_FULL;
     lock_take(&h->trigger_lock);
     int asked = h->full_requested > h->cycles_done;
+    int asked_mark = h->mark_requested > h->cycles_done;
     pthread_mutex_unlock(&h->trigger_lock);
     if (asked)
-        return 0;
+        return GEN_FULL;
+    if (asked_mark)
+        return h->mark.supported && h->config.mark_old != -1 ? GEN_MARK : GEN_FULL;
     /* as many young cycles as a full-only collector would allocate between
      * two cycles of this heap, and at least GEN_MAX_YOUNG */
     size_t between = (size_t)((double)(h->old_pages_after_full << VM_PAGE_SHIFT) *
                               (h->config.growth_factor - 1.0)) /
                      h->config.initial_size;
-    if (h->young_in_a_row >= (between > GEN_MAX_YOUNG ? between : GEN_MAX_YOUNG))
-        return 0;
     size_t grown = (size_t)((double)h->old_pages_after_full * h->config.growth_factor);
-    return h->old_pages < grown;
+    if (h->young_in_a_row >= (between > GEN_MAX_YOUNG ? between : GEN_MAX_YOUNG) ||
+        h->old_pages >= grown)
+        return mark_possible(h) ? GEN_MARK : GEN_FULL;
+    return GEN_YOUNG;
 }
 
-/* trigger_lock held */
-void gen_request_full(struct vmgc_heap *h)
+/* The next cycle to start (the one after a running one, whose flip may
+ * predate the request) must be of the kind asked for.  trigger_lock held. */
+static void request_next(struct vmgc_heap *h, uint64_t *requested)
 {
     uint64_t target = h->cycles_done + 1;
     if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
         target++;
-    if (h->full_requested < target)
-        h->full_requested = target;
+    if (*requested < target)
+        *requested = target;
+}
+
+void gen_request_mark(struct vmgc_heap *h)
+{
+    request_next(h, &h->mark_requested);
+}
+
+void gen_request_full(struct vmgc_heap *h)
+{
+    request_next(h, &h->full_requested);
 }
 
 static void remember(void *ctx, size_t page)
@@ -176,10 +199,14 @@ void gen_cycle_end(struct vmgc_heap *h, size_t old_pages)
 {
     h->old_pages = old_pages;
     __atomic_store_n(&h->st_old_pages, old_pages, __ATOMIC_RELAXED);
-    if (young_enabled(h)) {
+    if (young_enabled(h) && !h->mark_cycle) {
         __atomic_fetch_add(&h->st_young_collections, 1, __ATOMIC_RELAXED);
         h->young_in_a_row++;
     } else {
+        /* a mark cycle frees what died in the old generation, as a full
+         * one does (it leaves holes, which a full one takes back) */
+        if (!h->mark_cycle)
+            mark_full_cycle_done(h);
         h->old_pages_after_full = old_pages ? old_pages : 1;
         h->young_in_a_row = 0;
     }

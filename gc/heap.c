@@ -68,6 +68,16 @@ static vmgc_status config_check(vmgc_config *c)
         if (env && *env)
             c->generational = strcmp(env, "1") == 0 ? 1 : -1;
     }
+    if (c->mark_old == 0) {
+        const char *env = getenv("VMGC_MARK_OLD");
+        if (env && *env && strcmp(env, "0") != 0 && strcmp(env, "1") != 0)
+            return error_set(VMGC_EINVAL, "VMGC_MARK_OLD is '%s'; use 0 or 1", env);
+        c->mark_old = env && *env && strcmp(env, "0") == 0 ? -1 : 1; /* mark.md .sol.default */
+    }
+    if (c->mark_old < -1 || c->mark_old > 1)
+        return error_set(VMGC_EINVAL, "vmgc_config.mark_old is %d; use 1 (on), -1 (off) or 0 "
+                                      "(the default)",
+                         c->mark_old);
     if (c->generational < -1 || c->generational > 1)
         return error_set(VMGC_EINVAL, "vmgc_config.generational is %d; use 1 (on), -1 (off) or 0 "
                                       "(the default)",
@@ -174,6 +184,9 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
         st = VMGC_ENOMEM;
         goto fail;
     }
+    st = mark_heap_init(h);
+    if (st != VMGC_OK)
+        goto fail;
     h->ntypes = 1; /* type 0 is never valid: a zero header ends a page */
     h->stash_head = PD_NONE;
     h->epoch = 1;
@@ -182,6 +195,7 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     if (st != VMGC_OK)
         goto fail;
     arena_set_trap_fn(h->arena, barrier_trap, h);
+    arena_set_first_write_fn(h->arena, mark_shade_page, h);
     if (c.verify)
         h->verify_globals = roots_program_segments(); /* verify.c .sol.unrooted-globals */
     h->sig = HEAP_SIG;
@@ -206,6 +220,7 @@ fail:
     meta_free(h->pin_bits);
     meta_free(h->prepin_bits);
     weak_heap_destroy(h);
+    mark_heap_destroy(h);
     meta_free(h);
     return st;
 }
@@ -245,6 +260,7 @@ VMGC_API vmgc_status vmgc_heap_destroy(vmgc_heap *h)
     root_blocks_free_all(h);
     identity_heap_destroy(h);
     weak_heap_destroy(h);
+    mark_heap_destroy(h);
     finalize_heap_destroy(h);
     roots_free_regions(h->regions);
     roots_free_regions(h->verify_globals);
@@ -421,7 +437,7 @@ static void *alloc_large(struct vmgc_heap *h, struct vmgc_thread *t, vmgc_type t
         ps_set(h, i, PS_MAKE(PS_BLACK, 0));
     }
     __atomic_store_n(&d[first].space, PK_LARGE_HEAD, __ATOMIC_RELAXED);
-    d[first].gc_word[1] = (uint32_t)n;
+    __atomic_store_n(&d[first].gc_word[1], (uint32_t)n, __ATOMIC_RELAXED); /* pinned_resident reads it */
     char *p = pagetable_page_addr(&h->arena->pt, first);
     *(uint64_t *)p = vmgc_header_make(type, size);
     pages_stamp_black(h, first, t, 0);
@@ -458,8 +474,10 @@ VMGC_API void *vmgc_alloc_slow(vmgc_thread *t, vmgc_type type, size_t size)
         return out_of_memory(h, size);
     struct page_desc *d = &h->arena->pt.desc[page];
     __atomic_store_n(&d->space, PK_SMALL, __ATOMIC_RELAXED);
-    d->gc_word[1] = 0;
-    d->gc_word[2] = 0;
+    /* atomic: the next flip's early protection may read a page pinned last
+     * time, freed and taken again since (roots.c pinned_resident; TSan) */
+    __atomic_store_n(&d->gc_word[1], 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&d->gc_word[2], 0, __ATOMIC_RELAXED);
     pages_stamp_black(h, page, t, 1);
     return vmgc_alloc(t, type, size);
 }
@@ -513,6 +531,7 @@ VMGC_API void vmgc_get_stats(vmgc_heap *h, vmgc_stats *s)
     s->old_bytes = (size_t)__atomic_load_n(&h->st_old_pages, __ATOMIC_RELAXED) << VM_PAGE_SHIFT;
     s->write_traps = __atomic_load_n(&h->arena->n_write_traps, __ATOMIC_RELAXED);
     s->held_bytes = pool_get_stats(&h->arena->pool).dirty_free_pages << VM_PAGE_SHIFT;
+    mark_get_stats(h, s);
 }
 
 VMGC_API size_t vmgc_get_pauses(vmgc_heap *h, uint64_t *ns, size_t max)

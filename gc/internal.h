@@ -134,6 +134,31 @@ struct root_block {
     struct root_block *next;
 };
 
+/* page_desc.gc_info of a run's head page */
+#define GI_WEAK 1u  /* holds weak objects: never write-tracked (generations.md .sol.weak-pages) */
+#define GI_SWEEP 2u /* old at a mark cycle's flip: swept at its end (mark.md .sol.candidates) */
+#define GI_HOLES 4u /* a mark cycle left holes here (mark.md .sol.hole) */
+#define GI_KEEP 8u  /* a thread's allocation page at a mark cycle's flip: traced, not swept
+                       (mark.md .sol.tlab-kept) */
+
+/* mark.c: a mark cycle's state (doc/design/mark.md). */
+struct mark_state {
+    int supported;     /* immutable after creation */
+    int active;        /* shading is on.  Synchronization: atomic. */
+    uint32_t shading;  /* first writes shading now.  Synchronization: atomic. */
+    uint64_t *bits;    /* marked: a bit per 8-byte granule, at an object's payload.
+                          Synchronization: atomic; cleared by the sweep. */
+    uint64_t *scanned; /* the marker's own: scanned objects */
+    uint64_t *grey;    /* a bit per page: marked there by others, not scanned yet.
+                          Synchronization: atomic. */
+    size_t words;      /* of bits and scanned */
+    void **stack;      /* the marker's */
+    size_t sp, cap;
+    size_t hole_bytes; /* in old pages since the last sweep (none after a full cycle).
+                          Synchronization: cycle_lock. */
+    uint64_t st_cycles, st_objects_marked, st_pages_freed, st_objects_freed, st_bytes_freed;
+};
+
 struct helper_arg {
     struct vmgc_heap *h;
     unsigned index;
@@ -251,6 +276,11 @@ struct vmgc_heap {
     size_t old_pages_after_full; /* and after the last full one.  Synchronization: cycle_lock. */
     unsigned young_in_a_row;  /* young cycles since the last full one.  Synchronization:
                                  cycle_lock. */
+    int mark_cycle;           /* the cycle running (or the last) marks the old generation
+                                 (mark.c).  Synchronization: set in the flip. */
+    uint64_t mark_requested;  /* like full_requested, for a mark cycle.  Synchronization:
+                                 trigger_lock. */
+    struct mark_state mark;
     uint64_t st_young_collections, st_remembered_pages, st_old_pages, st_track_failures;
                               /* Synchronization: atomic. */
     size_t allocated_since_cycle; /* bytes.  Synchronization: atomic. */
@@ -358,6 +388,10 @@ void pages_stamp_black(struct vmgc_heap *h, size_t page, struct vmgc_thread *sel
 vmgc_status stash_refill(struct vmgc_heap *h, unsigned want);
 void stash_wait_turn(struct vmgc_heap *h, int in_signal);
 void stash_keep_up(struct vmgc_heap *h);
+/* fn on each in-use run head among the first limit entries, outside pages_lock
+ * (read in blocks). */
+void pages_each_inuse(struct vmgc_heap *h, size_t limit,
+                      void (*fn)(struct vmgc_heap *h, size_t head, void *ctx), void *ctx);
 size_t stash_pop(struct vmgc_heap *h); /* PD_NONE when empty; async-signal-safe */
 void grey_push(struct vmgc_heap *h, size_t page); /* async-signal-safe */
 size_t grey_pop(struct vmgc_heap *h);             /* PD_NONE when empty */
@@ -398,6 +432,10 @@ void scan_discard_grey(struct vmgc_heap *h, size_t page);
 void scan_black_in_place(struct vmgc_heap *h, size_t page, size_t npages);
 void scan_object(struct vmgc_heap *h, struct copier *c, char *alias_obj, uint64_t header,
                  int in_signal);
+/* Each pointer slot of an object of type t, by its layout (weak slots
+ * included); fn may be called on a local copy (a trace callback's). */
+void object_each_slot(const struct gc_type *t, char *obj, size_t size,
+                      void (*fn)(void **slot, void *ctx), void *ctx);
 /* Claim-and-scan for a page in any state; returns when it is black. */
 void scan_make_black(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
 int scan_make_black_checked(struct vmgc_heap *h, struct copier *c, size_t page, int in_signal);
@@ -471,7 +509,9 @@ void collector_cycle(struct vmgc_heap *h);
 
 /* ---- generations.c: young and full cycles, the remembered set
  * (doc/design/generations.md) ---- */
-int gen_choose_young(struct vmgc_heap *h);       /* before the flip, cycle_lock held */
+enum gen_kind { GEN_FULL = 0, GEN_YOUNG = 1, GEN_MARK = 2 };
+int gen_choose(struct vmgc_heap *h);             /* before the flip, cycle_lock held */
+void gen_request_mark(struct vmgc_heap *h);      /* trigger_lock held */
 void gen_flip(struct vmgc_heap *h);              /* world stopped, before io_flip */
 void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_signal);
 void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages);
@@ -556,6 +596,25 @@ void restore_heap_destroy(struct vmgc_heap *h);
 extern int restore_test_no_loader; /* tests: pages load on touch only */
 void restore_get_stats(struct vmgc_heap *h, vmgc_stats *st);
 
+/* ---- mark.c: mark cycles (doc/design/mark.md) ---- */
+vmgc_status mark_heap_init(struct vmgc_heap *h);
+void mark_heap_destroy(struct vmgc_heap *h);
+void mark_prepare(struct vmgc_heap *h);          /* before the flip, cycle_lock held */
+void mark_flip(struct vmgc_heap *h, int mark);   /* world stopped, before the roots */
+void mark_finish(struct vmgc_heap *h);           /* after the young part's drain */
+void mark_full_cycle_done(struct vmgc_heap *h);
+void mark_shade_page(void *ctx, size_t page);    /* an old page's first write; traps */
+void mark_shade_ambiguous(struct vmgc_heap *h, size_t head, uintptr_t word); /* flip */
+void mark_shade_slow(struct vmgc_heap *h, void *p);
+void mark_get_stats(struct vmgc_heap *h, vmgc_stats *s);
+/* A pointer a scan met outside from-space: marked if it names an old object
+ * of a mark cycle.  Async-signal-safe. */
+static inline void mark_shade(struct vmgc_heap *h, void *p)
+{
+    if (__builtin_expect(__atomic_load_n(&h->mark.active, __ATOMIC_RELAXED), 0))
+        mark_shade_slow(h, p);
+}
+
 /* ---- verify.c ---- */
 void verify_flip(struct vmgc_heap *h);
 void verify_end(struct vmgc_heap *h);
@@ -567,6 +626,20 @@ void heap_init_locks(struct vmgc_heap *h);
 uint64_t gc_now_ns(void);
 __attribute__((noreturn)) void gc_fatal(const char *msg);
 __attribute__((noreturn)) void gc_fatal_status(const char *what); /* + the last error */
+
+/* .sol.hole (mark.md): a dead object swept in place becomes a hole: type
+ * 0 (no type: nothing scans it) with its span less the header as the size,
+ * and the hashed bit, so that even a hole of one word is not a zero header
+ * (which ends a page). */
+static inline uint64_t hdr_make_hole(size_t span)
+{
+    return ((uint64_t)(span - VMGC_HEADER_BYTES) << VMGC_SIZE_SHIFT) | VMGC_HDR_HASHED;
+}
+
+static inline int hdr_is_hole(uint64_t h)
+{
+    return h != 0 && !(h & 1) && ((h >> VMGC_TYPE_SHIFT) & (GC_MAX_TYPES - 1)) == 0;
+}
 
 static inline size_t gc_round8(size_t n)
 {

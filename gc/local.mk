@@ -8,6 +8,7 @@ libvmgc_core_la_SOURCES += \
 	gc/finalize.c \
 	gc/fork.c \
 	gc/generations.c \
+	gc/mark.c \
 	gc/heap.c \
 	gc/identity.c \
 	gc/io.c \

@@ -229,8 +229,10 @@ void roots_pin_word(struct vmgc_heap *h, uintptr_t w)
         return; /* a root block holds no objects to pin */
     size_t head = ps_head_of(h, page);
     uint32_t st = ps_load(h, head);
-    if (!ps_is_from(h, st))
+    if (!ps_is_from(h, st)) {
+        mark_shade_ambiguous(h, head, w); /* an old object, in a mark cycle (mark.md) */
         return;
+    }
     int large = a->pt.desc[head].space == PK_LARGE_HEAD;
     size_t n = large ? a->pt.desc[head].gc_word[1] : 1;
     h->pin_tally.pins++;

@@ -302,11 +302,14 @@ void *scan_forward(struct vmgc_heap *h, struct copier *c, void *p, int in_signal
             promote_large(h, head, w);
         while (PS_STATE(ps_load(h, head)) == PS_PROMOTING)
             sched_yield(); /* not exposed until protected */
+        mark_shade(h, p);
         return p;
     }
     uint32_t w = ps_load(h, page);
-    if (d->space != PK_SMALL || !ps_is_from(h, w))
+    if (d->space != PK_SMALL || !ps_is_from(h, w)) {
+        mark_shade(h, p); /* an old object, in a mark cycle (mark.md) */
         return p;
+    }
     char *src = (char *)vm_alias_of(&a->vm, p);
     if (((uintptr_t)p & 7) || ((uintptr_t)p & VM_PAGE_MASK) < VMGC_HEADER_BYTES)
         bad_pointer(p);
@@ -359,10 +362,43 @@ static void visit_slot(void **slot, void *ctx)
     scan_forward_slot(v->h, v->c, slot, v->in_signal);
 }
 
+void object_each_slot(const struct gc_type *t, char *obj, size_t size,
+                      void (*fn)(void **slot, void *ctx), void *ctx)
+{
+    size_t words = size / sizeof(void *);
+    void **slots = (void **)obj;
+    switch (t->layout) {
+    case VMGC_LAYOUT_NO_POINTERS:
+        break;
+    case VMGC_LAYOUT_ALL_POINTERS:
+        for (size_t i = 0; i < words; i++)
+            fn(&slots[i], ctx);
+        break;
+    case VMGC_LAYOUT_BITMAP:
+        for (size_t i = 0; i < words && i < 64; i++)
+            if (t->bitmap >> i & 1)
+                fn(&slots[i], ctx);
+        break;
+    case VMGC_LAYOUT_TRACE:
+        t->trace(obj, size, fn, ctx);
+        break;
+    case VMGC_LAYOUT_VECTOR: {
+        size_t fixed = t->fixed_bytes / sizeof(void *);
+        for (size_t i = 0; i < words && i < fixed; i++)
+            if (t->bitmap >> i & 1)
+                fn(&slots[i], ctx);
+        for (size_t i = fixed; i < words; i++)
+            fn(&slots[i], ctx);
+        break;
+    }
+    }
+}
+
 void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t header, int in_signal)
 {
     uint32_t type = hdr_type(header);
-    size_t size = hdr_size(header), words = size / sizeof(void *);
+    if (type == 0 && hdr_is_hole(header))
+        return; /* a dead object a mark cycle swept (mark.md .sol.hole) */
     if (type == 0 || type >= h->ntypes)
         gc_fatal("heap object with an unknown type: heap corrupted (or a write past an object)");
     const struct gc_type *t = &h->types[type];
@@ -372,33 +408,8 @@ void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t head
         weak_scan_object(h, c, obj, header, t, in_signal);
         return;
     }
-    void **slots = (void **)obj;
     struct visit_ctx v = {h, c, in_signal};
-    switch (t->layout) {
-    case VMGC_LAYOUT_NO_POINTERS:
-        break;
-    case VMGC_LAYOUT_ALL_POINTERS:
-        for (size_t i = 0; i < words; i++)
-            visit_slot(&slots[i], &v);
-        break;
-    case VMGC_LAYOUT_BITMAP:
-        for (size_t i = 0; i < words && i < 64; i++)
-            if (t->bitmap >> i & 1)
-                visit_slot(&slots[i], &v);
-        break;
-    case VMGC_LAYOUT_TRACE:
-        t->trace(obj, size, visit_slot, &v);
-        break;
-    case VMGC_LAYOUT_VECTOR: {
-        size_t fixed = t->fixed_bytes / sizeof(void *);
-        for (size_t i = 0; i < words && i < fixed; i++)
-            if (t->bitmap >> i & 1)
-                visit_slot(&slots[i], &v);
-        for (size_t i = fixed; i < words; i++)
-            visit_slot(&slots[i], &v);
-        break;
-    }
-    }
+    object_each_slot(t, obj, hdr_size(header), visit_slot, &v);
 }
 
 /* A copier's counts go to the heap's statistics once per page it scans, so

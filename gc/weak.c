@@ -76,7 +76,10 @@ int weak_referent_alive(struct vmgc_heap *h, void *p, void **now)
  * other (.sol.weak-image), so the image holds what they refer to. */
 void weak_flip(struct vmgc_heap *h)
 {
-    __atomic_store_n(&h->weak_as_strong, checkpoint_active(h), __ATOMIC_RELAXED);
+    /* mark.md .sol.weak-strong: a mark cycle keeps what weak slots name,
+     * old objects included (its sweep must not leave a weak slot dangling) */
+    __atomic_store_n(&h->weak_as_strong, checkpoint_active(h) || h->mark_cycle,
+                     __ATOMIC_RELAXED);
     __atomic_store_n(&h->weak_phase, WEAK_MARKING, __ATOMIC_SEQ_CST);
 }
 

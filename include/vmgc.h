@@ -115,6 +115,10 @@ typedef struct vmgc_config {
     int generational;         /* young collections between full ones (doc/design/
                                * generations.md): 1 on, -1 off, 0: $VMGC_GENERATIONAL
                                * (0 or 1), else on with the uffd barrier backend */
+    int mark_old;             /* in a generational heap, trace the old generation where it
+                               * lies instead of copying it, most of the time (doc/design/
+                               * mark.md): 1 on, -1 off, 0: $VMGC_MARK_OLD (0 or 1), else on.
+                               * Needs the uffd barrier backend; vmgc_collect still copies */
 } vmgc_config;
 
 /* Fill *config with the defaults. */
@@ -345,6 +349,10 @@ VMGC_API vmgc_status vmgc_collect(vmgc_heap *heap, int wait);
  * collection) if the heap is generational, else a full one; with wait,
  * return when it has finished.  Old objects are kept as they are. */
 VMGC_API vmgc_status vmgc_collect_young(vmgc_heap *heap, int wait);
+/* A collection that marks the old generation where it lies and sweeps it
+ * (mark_old), copying only the young one; a full one where marking is not
+ * available (the mprotect backend, mark_old -1, or no generations). */
+VMGC_API vmgc_status vmgc_collect_mark(vmgc_heap *heap, int wait);
 
 typedef struct vmgc_stats {
     uint64_t collections;
@@ -403,6 +411,14 @@ typedef struct vmgc_stats {
                                   * young ones, over the heap's life */
     size_t old_bytes;            /* pages of old objects after the last collection */
     uint64_t write_traps;        /* first writes to old pages caught (one per page a cycle) */
+    /* Mark cycles (doc/design/mark.md). */
+    uint64_t mark_collections;   /* of `collections`, those that marked the old generation in
+                                  * place (counted apart from young_collections) */
+    uint64_t old_objects_swept;  /* dead old objects they found, over the heap's life */
+    uint64_t old_bytes_swept;    /* their bytes */
+    uint64_t old_pages_swept;    /* old pages they gave back whole */
+    size_t old_hole_bytes;       /* dead objects left as holes in old pages by the last mark
+                                  * cycle; a full collection takes them back */
     size_t held_bytes;      /* free pages kept resident for reuse; given back once
                              * GC_PEAK_WINDOW (8) collections in a row needed less, or
                              * when no collection ran for vmgc_config.idle_release_ms */

@@ -89,6 +89,12 @@ void arena_destroy(struct arena *a)
     meta_free(a);
 }
 
+void arena_set_first_write_fn(struct arena *a, void (*fn)(void *ctx, size_t page), void *ctx)
+{
+    a->first_write_ctx = ctx;
+    __atomic_store_n(&a->first_write_fn, fn, __ATOMIC_RELEASE);
+}
+
 void arena_set_trap_fn(struct arena *a, arena_trap_fn fn, void *ctx)
 {
     a->trap_ctx = ctx;

@@ -116,6 +116,11 @@ struct arena {
                                Synchronization: atomic. */
     arena_trap_fn trap_fn; /* Synchronization: set before any protection. */
     void *trap_ctx;
+    /* Called with a write-tracked page's index at its first write, before it
+     * is made writable (dirty.c); async-signal-safe.  Synchronization: set
+     * before any tracking. */
+    void (*first_write_fn)(void *ctx, size_t page);
+    void *first_write_ctx;
     int slot;              /* index in the trap dispatch table */
     char prot_note[256];   /* why the automatic choice is not uffd, or "" (prot.c) */
     /* Statistics.  Synchronization: atomic (updated on the trap path). */
@@ -131,6 +136,7 @@ int arena_check(const struct arena *a);
 
 /* Install the read-barrier callback.  Call before protecting anything. */
 void arena_set_trap_fn(struct arena *a, arena_trap_fn fn, void *ctx);
+void arena_set_first_write_fn(struct arena *a, void (*fn)(void *ctx, size_t page), void *ctx);
 
 /* Page runs, as mutator-view addresses.  *is_zero as in pool_alloc. */
 vmgc_status arena_alloc_pages(struct arena *a, size_t npages, unsigned flags, void **pages,

@@ -114,6 +114,16 @@ static void track_bits(struct arena *a, size_t first, size_t n, int on)
     }
 }
 
+/* A tracked page is about to be written for the first time since it was
+ * tracked (its PD_WRITE_TRACK just cleared by us): the arena's owner may
+ * want its contents as they are (gc/mark.c .sol.first-write). */
+static void first_write(struct arena *a, size_t i)
+{
+    void (*fn)(void *, size_t) = __atomic_load_n(&a->first_write_fn, __ATOMIC_ACQUIRE);
+    if (fn)
+        fn(a->first_write_ctx, i);
+}
+
 /* .sol.overflow: when write-protecting page by page runs into the VMA
  * limit, give up precision, not correctness: every tracked page counts as
  * written from then on. */
@@ -121,7 +131,9 @@ static void faults_overflow(struct arena *a, int in_signal)
 {
     a->dirty.overflowed = 1;
     for (size_t i = a->dirty.first; i < a->dirty.first + a->dirty.n; i++)
-        __atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL);
+        if (__atomic_fetch_and(&a->pt.desc[i].prot, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL) &
+            PD_WRITE_TRACK)
+            first_write(a, i);
     a->prot->refresh_write(a, a->dirty.first, a->dirty.n, in_signal);
 }
 
@@ -327,8 +339,10 @@ static void make_writable(struct arena *a, size_t i, int in_signal)
         size_t lo = i & ~(size_t)511, hi = lo + 512 < a->pt.pages ? lo + 512 : a->pt.pages;
         for (size_t k = lo; k < hi; k++)
             if (__atomic_fetch_and(&a->pt.desc[k].prot, ~(uint32_t)PD_WRITE_TRACK,
-                                   __ATOMIC_ACQ_REL) & PD_WRITE_TRACK)
+                                   __ATOMIC_ACQ_REL) & PD_WRITE_TRACK) {
+                first_write(a, k);
                 dirty_mark_written(a, k);
+            }
         err = a->prot->refresh_write(a, lo, hi - lo, in_signal);
     }
     if (err)
@@ -350,6 +364,10 @@ int dirty_on_write_fault(struct arena *a, size_t i, int is_write)
     if (!(b & PD_WRITE_TRACK)) {
         if (!(b & PD_WRITTEN) || (b & PD_PHYS_NONE)) /* PROT_NONE: the read barrier's */
             return 0;
+        /* another thread's first write may still be reading the page (its
+         * first_write, before its make_writable): read it ourselves before
+         * the page turns writable under it */
+        first_write(a, i);
         make_writable(a, i, 1);
         return 1;
     }
@@ -357,6 +375,7 @@ int dirty_on_write_fault(struct arena *a, size_t i, int is_write)
     if (!(__atomic_fetch_and(p, ~(uint32_t)PD_WRITE_TRACK, __ATOMIC_ACQ_REL) & PD_WRITE_TRACK))
         return 1; /* another fault took it */
     __atomic_fetch_add(&a->n_write_traps, 1, __ATOMIC_RELAXED);
+    first_write(a, i);
     make_writable(a, i, 1);
     return 1;
 }

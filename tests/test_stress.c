@@ -411,8 +411,11 @@ static void stress_run(int backend, unsigned collector_threads)
             image_close(img);
             ck_done++;
         } else {
-            ck_assert_int_eq(s.collections % 2 ? vmgc_collect_young(heap, 1) : vmgc_collect(heap, 1),
-                             VMGC_OK);
+            /* young, mark (doc/design/mark.md), young, full */
+            vmgc_status st = s.collections % 2   ? vmgc_collect_young(heap, 1)
+                             : s.collections % 4 ? vmgc_collect_mark(heap, 1)
+                                                 : vmgc_collect(heap, 1);
+            ck_assert_int_eq(st, VMGC_OK);
         }
         vmgc_get_stats(heap, &s);
     } while (s.collections < cycles_target);
@@ -428,11 +431,13 @@ static void stress_run(int backend, unsigned collector_threads)
     vmgc_get_stats(heap, &s);
     fprintf(stderr,
             "stress(%s, %u collector threads): weak slots cleared %llu, ephemerons broken %llu, "
-            "%llu finalized, %llu of them checked; %llu young cycles, %llu old pages remembered\n",
+            "%llu finalized, %llu of them checked; %llu young cycles, %llu old pages remembered; "
+            "%llu mark cycles, %llu old objects swept\n",
             test_backends[backend], collector_threads ? collector_threads : 1,
             (unsigned long long)s.weak_slots_cleared, (unsigned long long)s.ephemerons_broken,
             (unsigned long long)s.objects_finalized, (unsigned long long)finalized_seen,
-            (unsigned long long)s.young_collections, (unsigned long long)s.remembered_pages);
+            (unsigned long long)s.young_collections, (unsigned long long)s.remembered_pages,
+            (unsigned long long)s.mark_collections, (unsigned long long)s.old_objects_swept);
     fprintf(stderr,
             "stress(%s, %u collector threads): %llu cycles, %llu objects verified, %llu copied, %llu traps, %llu pages "
             "scanned by mutators, %llu pinned, %llu large promoted, max pause %.1f us, live after "
