@@ -489,10 +489,13 @@ void bench_report(const char *params, double extra)
         vmgc_stats s_end;
         vmgc_get_stats(bench_heap, &s_end);
         fprintf(stderr,
-                "%s %s: %llu collections, %llu of them young; %llu old pages written and "
-                "scanned by young ones (%llu first writes caught); %.1f MiB copied\n",
+                "%s %s: %llu collections, %llu of them young, %llu marked the old generation "
+                "in place (%.1f MiB of it swept, %.1f MiB in holes now); %llu old pages written "
+                "and scanned by young ones (%llu first writes caught); %.1f MiB copied\n",
                 workload_name, system_names[bench_sys], (unsigned long long)s_end.collections,
                 (unsigned long long)s_end.young_collections,
+                (unsigned long long)s_end.mark_collections,
+                (double)s_end.old_bytes_swept / (1 << 20), (double)s_end.old_hole_bytes / (1 << 20),
                 (unsigned long long)s_end.remembered_pages,
                 (unsigned long long)s_end.write_traps, (double)s_end.bytes_copied / (1 << 20));
     }

@@ -140,6 +140,8 @@ struct root_block {
 #define GI_HOLES 4u /* a mark cycle left holes here (mark.md .sol.hole) */
 #define GI_KEEP 8u  /* a thread's allocation page at a mark cycle's flip: traced, not swept
                        (mark.md .sol.tlab-kept) */
+#define GI_EMPTY 16u /* swept whole and given back to the OS, but kept as an old page
+                        (mark.md .sol.dead-runs) */
 
 /* mark.c: a mark cycle's state (doc/design/mark.md). */
 struct mark_state {
@@ -156,6 +158,8 @@ struct mark_state {
     size_t sp, cap;
     size_t hole_bytes; /* in old pages since the last sweep (none after a full cycle).
                           Synchronization: cycle_lock. */
+    uint64_t *dead;    /* a bit per page: swept whole this cycle.  The collector's. */
+    size_t empty_pages; /* GI_EMPTY pages now.  Synchronization: atomic. */
     uint64_t st_cycles, st_objects_marked, st_pages_freed, st_objects_freed, st_bytes_freed;
 };
 

@@ -46,7 +46,8 @@ vmgc_status mark_heap_init(struct vmgc_heap *h)
     m->bits = bitmap_reserve(m->words);
     m->scanned = m->bits ? bitmap_reserve(m->words) : NULL;
     m->grey = meta_calloc((pages + 63) / 64, sizeof *m->grey);
-    if (!m->bits || !m->scanned || !m->grey) {
+    m->dead = meta_calloc((pages + 63) / 64, sizeof *m->dead);
+    if (!m->bits || !m->scanned || !m->grey || !m->dead) {
         int err = errno, mapped = m->bits && m->scanned;
         mark_heap_destroy(h);
         /* meta_calloc has said what failed; mmap has not */
@@ -67,6 +68,7 @@ void mark_heap_destroy(struct vmgc_heap *h)
     if (m->scanned)
         sys.munmap(m->scanned, m->words * sizeof(uint64_t));
     meta_free(m->grey);
+    meta_free(m->dead);
     meta_free(m->stack);
     memset(m, 0, sizeof *m);
 }
@@ -83,7 +85,8 @@ static void note_candidate(struct vmgc_heap *h, size_t head, void *ctx)
     struct page_desc *d = &h->arena->pt.desc[head];
     uint32_t w = ps_load(h, head);
     if (PS_STATE(w) != PS_BLACK || !(w & PS_OLD) ||
-        (d->space != PK_SMALL && d->space != PK_LARGE_HEAD))
+        (d->space != PK_SMALL && d->space != PK_LARGE_HEAD) ||
+        (__atomic_load_n(&d->gc_info, __ATOMIC_ACQUIRE) & GI_EMPTY))
         return;
     __atomic_fetch_or(&d->gc_info, (uint16_t)GI_SWEEP, __ATOMIC_ACQ_REL);
 }
@@ -402,7 +405,7 @@ static int mark_until_done(struct marker *k)
 
 struct sweep {
     uint32_t dead_epoch;
-    uint64_t pages_freed, objects_freed, bytes_freed, hole_bytes;
+    uint64_t pages_freed, pages_released, objects_freed, bytes_freed, hole_bytes;
 };
 
 static void clear_page_bits(struct mark_state *m, size_t page)
@@ -413,10 +416,62 @@ static void clear_page_bits(struct mark_state *m, size_t page)
 
 /* A dead page leaves as from-space does (collector.c release_from_space):
  * black of an older epoch and not old is from-space in a young cycle. */
-static void free_dead_page(struct vmgc_heap *h, size_t head, struct sweep *s, size_t npages)
+static void note_dead_run(struct vmgc_heap *h, size_t head, struct sweep *s, size_t npages)
 {
-    ps_set(h, head, PS_MAKE(PS_BLACK, s->dead_epoch));
+    for (size_t i = head; i < head + npages; i++)
+        h->mark.dead[i >> 6] |= (uint64_t)1 << (i & 63);
     s->pages_freed += npages;
+}
+
+/* .sol.dead-runs (small pages): old pages swept whole lie scattered among old pages that
+ * are write-tracked (read-only) or written (read-write), and each run
+ * handed back to the pool gets a protection of its own when it is reused:
+ * a VMA per run (gcold at 1 GiB reached the VMA limit with every dead page
+ * released).  So a run of DEAD_RUN_MIN dead pages or more goes back as
+ * from-space does (released at the cycle's end); a shorter one gives its
+ * memory back to the OS (a punch: it reads as zero, which ends its walk at
+ * once) and stays an old page, empty, until a full cycle frees it with its
+ * neighbours. */
+#define DEAD_RUN_MIN 64
+
+static void dead_run(struct vmgc_heap *h, size_t first, size_t n, struct sweep *s)
+{
+    struct page_desc *d = h->arena->pt.desc;
+    if (n >= DEAD_RUN_MIN) {
+        /* black of an older epoch and not old: from-space in a young cycle */
+        for (size_t i = first; i < first + n; i++)
+            ps_set(h, i, PS_MAKE(PS_BLACK, s->dead_epoch));
+        s->pages_released += n;
+        return;
+    }
+    for (size_t i = first; i < first + n; i++)
+        __atomic_fetch_or(&d[i].gc_info, (uint16_t)GI_EMPTY, __ATOMIC_ACQ_REL);
+    if (vm_punch(&h->arena->vm, first << VM_PAGE_SHIFT, n << VM_PAGE_SHIFT) != VMGC_OK)
+        return; /* kept resident: still empty, still correct */
+    __atomic_fetch_add(&h->mark.empty_pages, n, __ATOMIC_RELAXED);
+}
+
+static void release_dead(struct vmgc_heap *h, struct sweep *s)
+{
+    size_t words = (h->arena->pt.pages + 63) / 64, run = 0, first = 0;
+    for (size_t w = 0; w < words; w++) {
+        uint64_t bits = h->mark.dead[w];
+        if (!bits && !run)
+            continue;
+        h->mark.dead[w] = 0;
+        for (size_t b = 0; b < 64; b++) {
+            size_t page = w * 64 + b;
+            if (bits >> b & 1) {
+                if (!run++)
+                    first = page;
+            } else if (run) {
+                dead_run(h, first, run, s);
+                run = 0;
+            }
+        }
+    }
+    if (run)
+        dead_run(h, first, run, s);
 }
 
 static void sweep_page(struct vmgc_heap *h, size_t head, void *ctx)
@@ -437,9 +492,13 @@ static void sweep_page(struct vmgc_heap *h, size_t head, void *ctx)
     char *base = h->arena->vm.alias + (head << VM_PAGE_SHIFT);
     if (d->space == PK_LARGE_HEAD) {
         if (!test_bit(m->bits, gbase + 1)) {
+            /* a large object is a run of its own already: released whole
+             * (an empty head page would have no header to scan) */
             s->objects_freed++;
             s->bytes_freed += (uint64_t)d->gc_word[1] << VM_PAGE_SHIFT;
-            free_dead_page(h, head, s, d->gc_word[1]);
+            s->pages_freed += d->gc_word[1];
+            s->pages_released += d->gc_word[1];
+            ps_set(h, head, PS_MAKE(PS_BLACK, s->dead_epoch));
         }
         clear_page_bits(m, head);
         return;
@@ -467,7 +526,7 @@ static void sweep_page(struct vmgc_heap *h, size_t head, void *ctx)
     }
     clear_page_bits(m, head);
     if (!live) {
-        free_dead_page(h, head, s, 1);
+        note_dead_run(h, head, s, 1);
         return;
     }
     if (holes) {
@@ -493,6 +552,7 @@ void mark_finish(struct vmgc_heap *h)
     struct sweep s = {0};
     s.dead_epoch = (__atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) - 1) & 0xffffffu;
     pages_each_inuse(h, SIZE_MAX, sweep_page, &s);
+    release_dead(h, &s);
     __atomic_fetch_add(&m->st_cycles, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&m->st_objects_marked, k.objects, __ATOMIC_RELAXED);
     __atomic_fetch_add(&m->st_pages_freed, s.pages_freed, __ATOMIC_RELAXED);
@@ -505,6 +565,7 @@ void mark_finish(struct vmgc_heap *h)
 void mark_full_cycle_done(struct vmgc_heap *h)
 {
     __atomic_store_n(&h->mark.hole_bytes, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&h->mark.empty_pages, 0, __ATOMIC_RELAXED); /* freed with from-space */
 }
 
 void mark_get_stats(struct vmgc_heap *h, vmgc_stats *s)
@@ -515,4 +576,5 @@ void mark_get_stats(struct vmgc_heap *h, vmgc_stats *s)
     s->old_bytes_swept = __atomic_load_n(&m->st_bytes_freed, __ATOMIC_RELAXED);
     s->old_pages_swept = __atomic_load_n(&m->st_pages_freed, __ATOMIC_RELAXED);
     s->old_hole_bytes = __atomic_load_n(&m->hole_bytes, __ATOMIC_RELAXED);
+    s->old_empty_bytes = __atomic_load_n(&m->empty_pages, __ATOMIC_RELAXED) << VM_PAGE_SHIFT;
 }

@@ -419,6 +419,8 @@ typedef struct vmgc_stats {
     uint64_t old_pages_swept;    /* old pages they gave back whole */
     size_t old_hole_bytes;       /* dead objects left as holes in old pages by the last mark
                                   * cycle; a full collection takes them back */
+    size_t old_empty_bytes;      /* old pages a mark cycle found dead but kept (their memory is
+                                  * given back; a full collection frees them) */
     size_t held_bytes;      /* free pages kept resident for reuse; given back once
                              * GC_PEAK_WINDOW (8) collections in a row needed less, or
                              * when no collection ran for vmgc_config.idle_release_ms */
