@@ -259,7 +259,9 @@ static size_t take_from_space_locked(struct vmgc_heap *h, size_t *inuse_pages,
         h->inuse[kept++] = page;
         if (PS_STATE(w) != PS_STASH)
             *inuse_pages += run_head_pages(h, page);
-        if ((w & PS_OLD) && h->arena->pt.desc[page].space != PK_ROOTS)
+        /* mark.md .sol.dead-runs: an empty old page holds no memory */
+        if ((w & PS_OLD) && h->arena->pt.desc[page].space != PK_ROOTS &&
+            !(__atomic_load_n(&h->arena->pt.desc[page].gc_info, __ATOMIC_RELAXED) & GI_EMPTY))
             *old_pages += run_head_pages(h, page);
     }
     h->ninuse = kept;
@@ -303,14 +305,22 @@ static void release_from_space(struct vmgc_heap *h)
  * cycle.  Before the first cycle nothing is known: a quarter of the
  * budget.  When nothing fits, collections come back to back, at least
  * every 256 KiB. */
+static size_t room_within_budget(struct vmgc_heap *h, size_t live)
+{
+    /* mark.md .sol.budget: where the old generation is marked, not copied,
+     * a cycle copies what survives of the nursery only: half of what the
+     * live data leaves is the nursery, half its copy */
+    size_t copied = gen_marks_old(h) ? 0 : live;
+    size_t room = !live ? h->mem_budget / 4
+                        : h->mem_budget > live + copied ? (h->mem_budget - live - copied) / 2 : 0;
+    return room < ((size_t)256 << 10) ? (size_t)256 << 10 : room;
+}
+
 static size_t trigger_within_budget(struct vmgc_heap *h, size_t want, size_t live)
 {
     if (!h->mem_budget)
         return want;
-    size_t room = !live ? h->mem_budget / 4
-                        : h->mem_budget > 2 * live ? (h->mem_budget - 2 * live) / 2 : 0;
-    if (room < ((size_t)256 << 10))
-        room = (size_t)256 << 10;
+    size_t room = room_within_budget(h, live);
     return want < room ? want : room;
 }
 
@@ -347,6 +357,12 @@ void collector_apply_budget(struct vmgc_heap *h, size_t live)
     size_t budget_pages = h->mem_budget >> VM_PAGE_SHIFT;
     size_t live_pages = live ? live >> VM_PAGE_SHIFT : budget_pages / 2;
     size_t limit = budget_pages > 2 * live_pages ? budget_pages - live_pages : budget_pages / 2;
+    if (live && gen_marks_old(h)) { /* mark.md .sol.budget: room for the nursery's copy only */
+        size_t room_pages = room_within_budget(h, live) >> VM_PAGE_SHIFT;
+        limit = budget_pages > room_pages ? budget_pages - room_pages : budget_pages / 2;
+    }
+    /* the pool counts empty old pages in use; their memory went back */
+    limit += __atomic_load_n(&h->mark.empty_pages, __ATOMIC_RELAXED);
     pool_set_limit(&h->arena->pool, limit < h->limit_pages ? limit : h->limit_pages);
     size_t target = resident_target_pages(h);
     pool_set_target(&h->arena->pool, target < budget_pages ? target : budget_pages);

@@ -29,12 +29,21 @@ static int young_enabled(struct vmgc_heap *h)
  * work (mark.md .sol.when) or when the holes it left are a quarter of the
  * old pages (.sol.compact). */
 #define GEN_MAX_YOUNG 8
+int gen_marks_old(struct vmgc_heap *h)
+{
+    return h->generational && h->mark.supported && h->config.mark_old == 1 &&
+           !__atomic_load_n(&h->st_track_failures, __ATOMIC_RELAXED);
+}
+
+/* .sol.compact (mark.md): holes are a quarter of the old pages; not where
+ * a memory budget leaves no room for a copy of the old generation
+ * (.sol.budget) */
 static int mark_possible(struct vmgc_heap *h)
 {
-    return h->mark.supported && h->config.mark_old == 1 &&
-           !__atomic_load_n(&h->st_track_failures, __ATOMIC_RELAXED) &&
-           __atomic_load_n(&h->mark.hole_bytes, __ATOMIC_RELAXED) <
-               (h->old_pages << VM_PAGE_SHIFT) / 4;
+    size_t old = h->old_pages << VM_PAGE_SHIFT;
+    int copy_fits = !h->mem_budget || 2 * old < h->mem_budget;
+    return gen_marks_old(h) &&
+           (__atomic_load_n(&h->mark.hole_bytes, __ATOMIC_RELAXED) < old / 4 || !copy_fits);
 }
 
 int gen_choose(struct vmgc_heap *h)

@@ -152,16 +152,9 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
     h->config = c;
     size_t usage, limit = memlimit_cgroup(&usage);
     const char *ignore = getenv("VMGC_IGNORE_CGROUP");
-    if (limit && !(ignore && *ignore && strcmp(ignore, "0") != 0)) {
-        /* .sol.cgroup-budget: the rest of the process (stacks, metadata, page
-         * tables, code) keeps an eighth, and at least a quarter up to 16 MiB:
-         * under a 64 MiB limit an eighth was too little (OOM-killed in CI) */
-        size_t left = limit > usage ? limit - usage : 0;
-        size_t keep = left / 4 < ((size_t)16 << 20) ? left / 4 : (size_t)16 << 20;
-        if (keep < left / 8)
-            keep = left / 8;
-        h->mem_budget = left > keep ? left - keep : 1;
-    }
+    size_t left = limit && !(ignore && *ignore && strcmp(ignore, "0") != 0)
+                      ? (limit > usage ? limit - usage : 1)
+                      : 0;
     struct arena_config ac = {.reserve_bytes = c.reserve_bytes, .fixed_base = c.fixed_base,
                               .barrier = c.barrier};
     st = arena_create(&h->arena, &ac);
@@ -171,6 +164,20 @@ VMGC_API vmgc_status vmgc_heap_create(vmgc_heap **out, const vmgc_config *config
      * backend's write tracking splits a VMA per page (pauses of 1-30 ms) */
     h->generational = c.generational == 1 ||
                       (c.generational == 0 && h->arena->prot == &prot_uffd_backend);
+    if (left) {
+        /* .sol.cgroup-budget: the rest of the process (stacks, metadata, page
+         * tables, code) keeps an eighth, and at least a quarter up to 16 MiB
+         * where the heap copies all its live data in a cycle (under a 64 MiB
+         * limit an eighth was too little: OOM-killed in CI), at least 2 MiB
+         * where the old generation is marked in place (mark.md .sol.budget:
+         * measured ~1 MiB of anonymous memory beside the heap, 12 MiB live) */
+        int marks = h->generational && c.mark_old == 1 && h->arena->prot == &prot_uffd_backend;
+        size_t keep = marks ? (size_t)2 << 20
+                            : (left / 4 < ((size_t)16 << 20) ? left / 4 : (size_t)16 << 20);
+        if (keep < left / 8)
+            keep = left / 8;
+        h->mem_budget = left > keep ? left - keep : 1;
+    }
     h->limit_pages = c.heap_limit >> VM_PAGE_SHIFT;
     pool_set_limit(&h->arena->pool, h->limit_pages);
     collector_apply_budget(h, 0);
@@ -395,17 +402,23 @@ static __attribute__((noreturn)) void misuse(const char *what)
 
 static void *out_of_memory(struct vmgc_heap *h, size_t size)
 {
+    /* which limit: the cgroup's budget when it is the smaller (memlimit.md) */
+    int budget = h->mem_budget && h->mem_budget < h->config.heap_limit;
+    size_t bytes = budget ? h->mem_budget : h->config.heap_limit;
+    const char *which = budget ? "the memory budget the cgroup memory limit leaves "
+                                 "(vmgc_stats.memory_budget)"
+                               : "the heap limit (vmgc_config.heap_limit)";
+    const char *fix = budget ? "raise the cgroup's memory limit" : "raise the limit";
     if (h->config.out_of_memory) {
         h->config.out_of_memory(h, size, h->config.out_of_memory_ctx);
-        error_set(VMGC_ENOMEM, "allocation of %zu bytes failed: heap limit of %zu bytes reached",
-                  size, h->config.heap_limit);
+        error_set(VMGC_ENOMEM, "allocation of %zu bytes failed: %s of %zu bytes reached", size,
+                  which, bytes);
         return NULL;
     }
     fprintf(stderr,
-            "vmgc: out of memory: an allocation of %zu bytes does not fit under the heap limit "
-            "of %zu bytes (vmgc_config.heap_limit) even after a collection; raise the limit "
-            "or install vmgc_config.out_of_memory\n",
-            size, h->config.heap_limit);
+            "vmgc: out of memory: an allocation of %zu bytes does not fit under %s of %zu bytes "
+            "even after a collection; %s or install vmgc_config.out_of_memory\n",
+            size, which, bytes, fix);
     abort();
 }
 
@@ -416,7 +429,15 @@ static int take_pages(struct vmgc_heap *h, struct vmgc_thread *t, size_t n, size
         if (pages_take(h, n, first) == VMGC_OK)
             return 1;
         vmgc_blocking_enter(t);
-        vmgc_collect(h, 1);
+        /* mark.md .sol.budget: where the old generation is marked in place,
+         * the nursery first, then the old generation, neither by a copy of
+         * it (which a limit near the live data has no room for) */
+        if (!gen_marks_old(h))
+            vmgc_collect(h, 1);
+        else if (attempt == 0)
+            vmgc_collect_young(h, 1);
+        else
+            vmgc_collect_mark(h, 1);
         vmgc_blocking_leave(t);
     }
     return 0;

@@ -515,6 +515,7 @@ void collector_cycle(struct vmgc_heap *h);
  * (doc/design/generations.md) ---- */
 enum gen_kind { GEN_FULL = 0, GEN_YOUNG = 1, GEN_MARK = 2 };
 int gen_choose(struct vmgc_heap *h);             /* before the flip, cycle_lock held */
+int gen_marks_old(struct vmgc_heap *h); /* old collections mark in place (mark.md) */
 void gen_request_mark(struct vmgc_heap *h);      /* trigger_lock held */
 void gen_flip(struct vmgc_heap *h);              /* world stopped, before io_flip */
 void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_signal);
