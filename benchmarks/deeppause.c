@@ -4,8 +4,11 @@
  * conservatively scanned stack; side by side with the shallow case, the same
  * objects held in a root block (which the flip only protects).
  *
- *   deeppause [--depth N] [--cycles C] [--backend uffd|mprotect]
+ *   deeppause [--depth N] [--cycles C] [--backend uffd|mprotect] [--mark 0|1]
  *
+ * --mark 1: the cycles after the first mark the old generation in place
+ * (doc/design/mark.md), where each frame's object is old and the flip
+ * shades it instead of pinning its page.
  * Prints, for each case: pages pinned per flip, and the flip pause median
  * and max over C cycles (each a vmgc_collect from the recursion's bottom).
  */
@@ -53,10 +56,15 @@ static void *new_obj(void *parent)
     return o;
 }
 
+static int mark; /* --mark 1: mark cycles after the first (doc/design/mark.md) */
+
 static void collect_all(void)
 {
     for (int c = 0; c < cycles; c++)
-        vmgc_collect(heap, 1);
+        if (mark && c > 0)
+            vmgc_collect_mark(heap, 1);
+        else
+            vmgc_collect(heap, 1);
 }
 
 /* Each frame keeps its object's address in a stack slot. */
@@ -82,9 +90,11 @@ int main(int argc, char **argv)
             cycles = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--backend"))
             backend = argv[i + 1];
+        else if (!strcmp(argv[i], "--mark"))
+            mark = atoi(argv[i + 1]);
     }
     if (depth < 1 || cycles < 1 || cycles > 64) {
-        fprintf(stderr, "usage: deeppause [--depth N] [--cycles 1..64] [--backend B]\n");
+        fprintf(stderr, "usage: deeppause [--depth N] [--cycles 1..64] [--backend B] [--mark 0|1]\n");
         return 2;
     }
     vmgc_config c;

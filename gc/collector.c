@@ -383,6 +383,7 @@ void collector_cycle(struct vmgc_heap *h)
         mark_prepare(h);
     size_t snapshot = flip(h, kind != GEN_FULL, kind == GEN_MARK);
     checkpoint_flipped(h);
+    mark_flipped(h);
     struct copier *c = &h->main_copier;
     drain_open(h); /* helpers scan while this thread protects from-space */
     finalize_cycle_marking(h, c);

@@ -159,6 +159,9 @@ struct mark_state {
     size_t hole_bytes; /* in old pages since the last sweep (none after a full cycle).
                           Synchronization: cycle_lock. */
     uint64_t *dead;    /* a bit per page: swept whole this cycle.  The collector's. */
+    uintptr_t *later;  /* conservative roots of the flip, resolved after it
+                          (.sol.ambiguous-later).  The flip's, then the collector's. */
+    size_t nlater, later_cap, later_seen; /* seen: words the last flip had */
     size_t empty_pages; /* GI_EMPTY pages now.  Synchronization: atomic. */
     uint64_t st_cycles, st_objects_marked, st_pages_freed, st_objects_freed, st_bytes_freed;
 };
@@ -606,6 +609,7 @@ vmgc_status mark_heap_init(struct vmgc_heap *h);
 void mark_heap_destroy(struct vmgc_heap *h);
 void mark_prepare(struct vmgc_heap *h);          /* before the flip, cycle_lock held */
 void mark_flip(struct vmgc_heap *h, int mark);   /* world stopped, before the roots */
+void mark_flipped(struct vmgc_heap *h);          /* after the flip, before the drain */
 void mark_finish(struct vmgc_heap *h);           /* after the young part's drain */
 void mark_full_cycle_done(struct vmgc_heap *h);
 void mark_shade_page(void *ctx, size_t page);    /* an old page's first write; traps */

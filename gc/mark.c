@@ -69,6 +69,7 @@ void mark_heap_destroy(struct vmgc_heap *h)
         sys.munmap(m->scanned, m->words * sizeof(uint64_t));
     meta_free(m->grey);
     meta_free(m->dead);
+    meta_free(m->later);
     meta_free(m->stack);
     memset(m, 0, sizeof *m);
 }
@@ -94,6 +95,18 @@ static void note_candidate(struct vmgc_heap *h, size_t head, void *ctx)
 void mark_prepare(struct vmgc_heap *h)
 {
     pages_each_inuse(h, SIZE_MAX, note_candidate, NULL);
+    /* .sol.ambiguous-later: room for twice what the last flip saw, made
+     * here, outside the pause; without it, words are resolved in the flip */
+    struct mark_state *m = &h->mark;
+    size_t want = 2 * m->later_seen > 4096 ? 2 * m->later_seen : 4096;
+    if (m->later_cap < want) {
+        uintptr_t *n = meta_calloc(want, sizeof *n);
+        if (n) {
+            meta_free(m->later);
+            m->later = n;
+            m->later_cap = want;
+        }
+    }
 }
 
 /* The flip, world stopped, before any root is pinned or forwarded.
@@ -107,6 +120,7 @@ static void keep_tlab_page(struct vmgc_heap *h, struct vmgc_thread *t);
 void mark_flip(struct vmgc_heap *h, int mark)
 {
     h->mark_cycle = mark;
+    h->mark.nlater = h->mark.later_seen = 0;
     __atomic_store_n(&h->mark.active, mark, __ATOMIC_SEQ_CST);
     if (mark)
         for (struct vmgc_thread *t = h->threads; t; t = t->next)
@@ -188,16 +202,40 @@ static void keep_tlab_page(struct vmgc_heap *h, struct vmgc_thread *t)
 }
 
 /* A conservative root (the flip): the object holding the word. */
-void mark_shade_ambiguous(struct vmgc_heap *h, size_t head, uintptr_t word)
+static void shade_word(struct vmgc_heap *h, uintptr_t word)
 {
-    if (!__atomic_load_n(&h->mark.active, __ATOMIC_ACQUIRE) ||
-        !(__atomic_load_n(&h->arena->pt.desc[head].gc_info, __ATOMIC_ACQUIRE) & GI_SWEEP))
-        return;
     uint64_t hd;
     size_t page = pagetable_index(&h->arena->pt, (void *)word);
     size_t obj = object_start(h, page, word, &hd);
     if (obj && !hdr_is_hole(hd))
         shade_for_marker(h, obj);
+}
+
+/* .sol.ambiguous-later: finding the object a word points into walks its
+ * page; a deep stack has tens of thousands of such words (deeppause), so
+ * the flip only keeps them, and the collector resolves them right after
+ * it (mark_flipped).  An old object stays where it is and cannot die
+ * before the sweep, so what the word named at the flip is what it names
+ * then.  Words beyond the buffer are resolved in the flip. */
+void mark_shade_ambiguous(struct vmgc_heap *h, size_t head, uintptr_t word)
+{
+    struct mark_state *m = &h->mark;
+    if (!__atomic_load_n(&m->active, __ATOMIC_ACQUIRE) ||
+        !(__atomic_load_n(&h->arena->pt.desc[head].gc_info, __ATOMIC_ACQUIRE) & GI_SWEEP))
+        return;
+    m->later_seen++;
+    if (m->nlater < m->later_cap)
+        m->later[m->nlater++] = word;
+    else
+        shade_word(h, word);
+}
+
+void mark_flipped(struct vmgc_heap *h)
+{
+    struct mark_state *m = &h->mark;
+    for (size_t i = 0; i < m->nlater; i++)
+        shade_word(h, m->later[i]);
+    m->nlater = 0;
 }
 
 struct slice {
