@@ -57,7 +57,7 @@ int gen_choose(struct vmgc_heap *h)
     if (asked)
         return GEN_FULL;
     if (asked_mark)
-        return h->mark.supported && h->config.mark_old != -1 ? GEN_MARK : GEN_FULL;
+        return gen_marks_old(h) ? GEN_MARK : GEN_FULL;
     /* as many young cycles as a full-only collector would allocate between
      * two cycles of this heap, and at least GEN_MAX_YOUNG */
     size_t between = (size_t)((double)(h->old_pages_after_full << VM_PAGE_SHIFT) *

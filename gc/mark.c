@@ -376,8 +376,9 @@ static void scan_marked(struct marker *k, uintptr_t obj)
     uint64_t hd = hdr_load(alias_obj);
     uint32_t type = hdr_type(hd);
     if (hd == 0 || hdr_forwarded(hd) || type == 0 || type >= h->ntypes)
-        gc_fatal("a marked old object has no valid header: heap corrupted (or a write past an "
-                 "object)");
+        gc_fatal("a marked old object has no valid header: a precise slot points into an old "
+                 "object but not at its start (precise slots must hold object pointers; use a "
+                 "trace callback for tagged or interior pointers), or the heap is corrupted");
     k->objects++;
     const struct gc_type *t = &h->types[type];
     if (t->layout == VMGC_LAYOUT_TRACE)

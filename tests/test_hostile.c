@@ -374,6 +374,7 @@ static size_t limit_for_this_machine(void)
     vmgc_config c;
     vmgc_config_init(&c);
     c.reserve_bytes = (size_t)1 << 30;
+    char *quiet = getenv("VMGC_QUIET") ? strdup(getenv("VMGC_QUIET")) : NULL;
     setenv("VMGC_QUIET", "1", 1);
     char *saved = getenv("VMGC_BARRIER") ? strdup(getenv("VMGC_BARRIER")) : NULL;
     unsetenv("VMGC_BARRIER"); /* the child's choice (hostile_heap) */
@@ -387,7 +388,12 @@ static size_t limit_for_this_machine(void)
         setenv("VMGC_BARRIER", saved, 1);
         free(saved);
     }
-    unsetenv("VMGC_QUIET");
+    if (quiet) {
+        setenv("VMGC_QUIET", quiet, 1);
+        free(quiet);
+    } else {
+        unsetenv("VMGC_QUIET");
+    }
     return marks ? LIVE_BYTES * 3 / 2 : (size_t)64 << 20;
 }
 
