@@ -1,3 +1,40 @@
 # Examples: programs that use the public API only, as an embedder would.
 noinst_PROGRAMS += examples/imagedemo
 examples_imagedemo_LDADD = libvmgc.la
+
+# vmgc-scheme: the example interpreter (doc/design/scheme.md), and the
+# same interpreter on Boehm GC for comparison.
+scheme_sources = examples/scheme/value.h examples/scheme/scheme.h examples/scheme/mem.h \
+	examples/scheme/object.c examples/scheme/error.c examples/scheme/port.c \
+	examples/scheme/read.c examples/scheme/print.c examples/scheme/compile.c \
+	examples/scheme/eval.c examples/scheme/prim.c examples/scheme/prim_num.c \
+	examples/scheme/prim_data.c examples/scheme/prim_table.c examples/scheme/prim_sys.c \
+	examples/scheme/main.c
+bin_PROGRAMS += examples/scheme/vmgc-scheme
+examples_scheme_vmgc_scheme_SOURCES = $(scheme_sources) examples/scheme/mem_vmgc.c
+examples_scheme_vmgc_scheme_LDADD = libvmgc.la -lpthread -lm
+# the public header only, as an embedder builds
+examples_scheme_vmgc_scheme_CPPFLAGS = -I$(top_srcdir)/include
+if HAVE_BOEHM
+bin_PROGRAMS += examples/scheme/vmgc-scheme-boehm
+examples_scheme_vmgc_scheme_boehm_SOURCES = $(scheme_sources) examples/scheme/mem_boehm.c
+examples_scheme_vmgc_scheme_boehm_LDADD = -lgc -lpthread -lm
+examples_scheme_vmgc_scheme_boehm_CPPFLAGS = -I$(top_srcdir)/include
+endif
+
+# its tests: the programs of examples/scheme/tests run in five configurations
+# (run.sh says which), and images saved and restored (image.test)
+scheme_tests = examples/scheme/tests/uffd.test examples/scheme/tests/mprotect.test \
+	examples/scheme/tests/verify-uffd.test examples/scheme/tests/verify-mprotect.test \
+	examples/scheme/tests/image.test
+if HAVE_BOEHM
+scheme_tests += examples/scheme/tests/boehm.test
+endif
+TESTS += $(scheme_tests)
+EXTRA_DIST += $(scheme_tests) examples/scheme/tests/boehm.test examples/scheme/tests/run.sh \
+	$(scheme_programs)
+# every program and expected output (run.sh runs what it finds: list new ones here)
+scheme_programs = examples/scheme/tests/basics.scm examples/scheme/tests/basics.out \
+	examples/scheme/tests/tables.scm examples/scheme/tests/tables.out \
+	examples/scheme/tests/repl-errors.scm examples/scheme/tests/repl-errors.out \
+	examples/scheme/bench/binary-trees.scm

@@ -145,7 +145,9 @@ typedef void (*vmgc_trace_fn)(void *obj, size_t size, vmgc_visit_fn visit, void 
 
 typedef enum vmgc_layout {
     VMGC_LAYOUT_NO_POINTERS,  /* strings, numbers */
-    VMGC_LAYOUT_ALL_POINTERS, /* every word is a pointer or NULL (arrays, cons cells) */
+    VMGC_LAYOUT_ALL_POINTERS, /* every word is a pointer or NULL (arrays, cons cells), or a
+                               * value outside the heap's address range (a tagged integer
+                               * with a high bit set, say), which is left alone */
     VMGC_LAYOUT_BITMAP,       /* bit i of bitmap set: word i is a pointer (words 0..63) */
     VMGC_LAYOUT_TRACE,        /* the trace callback knows */
     VMGC_LAYOUT_VECTOR        /* fixed fields (fixed_bytes of them, pointers where bitmap
@@ -299,7 +301,8 @@ VMGC_API void *vmgc_finalize_next(vmgc_thread *thread);
 /* ---- Roots ---------------------------------------------------------- */
 
 /* Precise roots: count slots holding object pointers or NULL, updated when
- * objects move.  May be added and removed at any time, from any thread.
+ * objects move (a value outside the heap's address range is left alone, as
+ * in an object's pointer slots: tagged immediates may share the slots).  May be added and removed at any time, from any thread.
  * A slot is a root from its registration on: register it (holding NULL)
  * before storing into it.  A pointer stored before, with no other root or
  * stack holding its object when a collection began meanwhile, is stale;

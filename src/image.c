@@ -332,12 +332,14 @@ static vmgc_status parse_types(struct image *img, const char *buf)
     return VMGC_OK;
 }
 
-/* A root's value is NULL or an address inside a page of the image. */
+/* A root's value inside the heap's range is an object on a page of the
+ * image; one outside it is not a pointer (NULL, or a tagged immediate such
+ * as an interpreter's fixnum), and the collector leaves it alone. */
 static int value_ok(const struct image *img, uint64_t v)
 {
-    if (v == 0)
+    if (v < img->hdr.heap_base || v - img->hdr.heap_base >= img->hdr.reserve_bytes)
         return 1;
-    if (v < img->hdr.heap_base || v - img->hdr.heap_base >= img->hdr.reserve_bytes || (v & 7))
+    if (v & 7)
         return 0;
     return image_find_page(img, (uint32_t)((v - img->hdr.heap_base) >> VM_PAGE_SHIFT)) >= 0;
 }
