@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mmu.h"
+#include "procmem.h"
 
 enum bench_system bench_sys;
 vmgc_heap *bench_heap;
@@ -116,34 +117,15 @@ static vmgc_stats peak_parts; /* vmgc: the footprint's parts at its peak */
 static int sampler_stop;
 static pthread_t sampler;
 
-static size_t status_kib(const char *text, const char *field)
-{
-    const char *p = strstr(text, field);
-    return p ? strtoull(p + strlen(field), NULL, 10) : 0;
-}
-
 static size_t footprint_now(vmgc_stats *parts)
 {
-    char buf[4096];
-    int fd = open("/proc/self/status", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = 0;
-    size_t bytes = (status_kib(buf, "RssAnon:") + status_kib(buf, "RssFile:")) << 10;
-    if (bench_is_vmgc()) {
-        vmgc_stats s;
-        vmgc_get_stats(bench_heap, &s);
-        bytes += s.resident_bytes;
-        if (parts)
-            *parts = s;
-    } else {
-        bytes += status_kib(buf, "RssShmem:") << 10;
-    }
-    return bytes;
+    if (!bench_is_vmgc())
+        return proc_resident_bytes(1);
+    vmgc_stats s;
+    vmgc_get_stats(bench_heap, &s);
+    if (parts)
+        *parts = s;
+    return proc_resident_bytes(0) + s.resident_bytes;
 }
 
 static void *sample_memory(void *arg)
@@ -412,31 +394,6 @@ const char *bench_csv_header(void)
            "pauses,pause_total_ms,p50_us,p99_us,p999_us,max_us,mmu_1ms,mmu_10ms,mmu_100ms,extra";
 }
 
-static void write_pauses(const struct pause *p, size_t n)
-{
-    FILE *f = fopen(pauses_file, "w");
-    if (!f)
-        bench_fail("cannot write the --pauses file");
-    for (size_t i = 0; i < n; i++)
-        fprintf(f, "%.3f,%.3f\n", (double)(p[i].start - t_start) / 1e6, (double)p[i].length / 1e3);
-    fclose(f);
-}
-
-static void write_mmu_curve(const struct pause *p, size_t n, uint64_t t_end)
-{
-    FILE *f = fopen(mmu_file, "w");
-    if (!f)
-        bench_fail("cannot write the --mmu file");
-    static const double windows_ms[] = {0.1, 0.2, 0.5, 1,   2,   5,    10,   20,  50,
-                                        100, 200, 500, 1000, 2000, 5000, 10000};
-    for (size_t i = 0; i < sizeof windows_ms / sizeof windows_ms[0]; i++) {
-        uint64_t w = (uint64_t)(windows_ms[i] * 1e6);
-        if (w <= t_end - t_start)
-            fprintf(f, "%g,%.4f\n", windows_ms[i], mmu(p, n, t_start, t_end, w));
-    }
-    fclose(f);
-}
-
 void bench_report(const char *params, double extra)
 {
     uint64_t t_end = now_ns();
@@ -499,8 +456,8 @@ void bench_report(const char *params, double extra)
                 (unsigned long long)s_end.remembered_pages,
                 (unsigned long long)s_end.write_traps, (double)s_end.bytes_copied / (1 << 20));
     }
-    if (pauses_file)
-        write_pauses(timed, n);
-    if (mmu_file)
-        write_mmu_curve(timed, n, t_end);
+    if (pauses_file && pause_write_list(pauses_file, timed, n, t_start) != 0)
+        bench_fail("cannot write the --pauses file");
+    if (mmu_file && mmu_write_curve(mmu_file, timed, n, t_start, t_end) != 0)
+        bench_fail("cannot write the --mmu file");
 }

@@ -2,7 +2,7 @@
 # plus vmprims (VM primitives) and pause (flip pause against live size).
 noinst_LTLIBRARIES += benchmarks/libbench.la
 benchmarks_libbench_la_SOURCES = benchmarks/harness.c benchmarks/harness.h \
-	benchmarks/mmu.c benchmarks/mmu.h benchmarks/trees.c benchmarks/trees.h
+	benchmarks/mmu.c benchmarks/mmu.h benchmarks/procmem.c benchmarks/procmem.h benchmarks/trees.c benchmarks/trees.h
 BENCH_LIBS = benchmarks/libbench.la $(LDADD) -lpthread
 if HAVE_BOEHM
 BENCH_LIBS += -lgc

@@ -3,6 +3,7 @@
 
 #include "mmu.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static int by_start(const void *a, const void *b)
@@ -125,4 +126,29 @@ double mmu(const struct pause *p, size_t n, uint64_t t0, uint64_t t1, uint64_t w
     }
     free(tl.start), free(tl.end), free(tl.before);
     return worst;
+}
+
+int pause_write_list(const char *path, const struct pause *p, size_t n, uint64_t t0)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "%.3f,%.3f\n", (double)(p[i].start - t0) / 1e6, (double)p[i].length / 1e3);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int mmu_write_curve(const char *path, const struct pause *p, size_t n, uint64_t t0, uint64_t t1)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    static const double windows_ms[] = {0.1, 0.2, 0.5, 1,   2,   5,    10,   20,  50,
+                                        100, 200, 500, 1000, 2000, 5000, 10000};
+    for (size_t i = 0; i < sizeof windows_ms / sizeof windows_ms[0]; i++) {
+        uint64_t w = (uint64_t)(windows_ms[i] * 1e6);
+        if (w <= t1 - t0)
+            fprintf(f, "%g,%.4f\n", windows_ms[i], mmu(p, n, t0, t1, w));
+    }
+    return fclose(f) == 0 ? 0 : -1;
 }

@@ -24,4 +24,11 @@ struct pause_summary pause_summarize(const struct pause *p, size_t n);
  * longer gives the run's overall utilization. */
 double mmu(const struct pause *p, size_t n, uint64_t t0, uint64_t t1, uint64_t w);
 
+/* The suite's raw files (benchmarks/summarize.sh reads them): the pause
+ * list, "start_ms,length_us" per line from t0, and the MMU curve,
+ * "window_ms,mmu" per line for windows of 0.1 ms to 10 s that fit in
+ * [t0, t1).  0, or -1 when path cannot be written. */
+int pause_write_list(const char *path, const struct pause *p, size_t n, uint64_t t0);
+int mmu_write_curve(const char *path, const struct pause *p, size_t n, uint64_t t0, uint64_t t1);
+
 #endif

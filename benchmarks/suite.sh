@@ -16,6 +16,9 @@
 #   checkpoint.csv checkpoint.md checkpoint.png   checkpoints against a fork()
 #                 child and dd, and restore times (benchmarks/ckptbench; --only
 #                 checkpoint runs just these)
+#   scheme/       the example interpreter (examples/scheme) on vmgc and on Boehm
+#                 GC, running the same Scheme programs: the same files as above
+#                 for those rows (--only scheme runs just these)
 #   raw/          each run's pause list and MMU curve
 set -euo pipefail
 
@@ -59,7 +62,8 @@ $(for m in $gcold_sizes; do echo "gcold-${m}M|gcold|--live $m"; done)
 mperm|mperm|
 alloc|alloc|"
 [ -z "$only" ] || rows=$(printf '%s\n' "$rows" | grep "^$only|" || true)
-[ -n "$rows" ] || [ "$only" = checkpoint ] || { echo "suite: no workload matches '$only'" >&2; exit 2; }
+[ -n "$rows" ] || [ "$only" = checkpoint ] || [ "$only" = scheme ] ||
+    { echo "suite: no workload matches '$only'" >&2; exit 2; }
 
 failures=0
 if [ -n "$rows" ]; then
@@ -122,9 +126,67 @@ if [ -z "$only" ] || [ "$only" = checkpoint ]; then
     fi
 fi
 
+# The example interpreter on each collector (vmgc-scheme, vmgc-scheme-boehm):
+# Scheme programs of examples/scheme/bench, one process per run, measured by
+# the interpreter itself (SCHEME_REPORT: examples/scheme/report.h).
+if [ -z "$only" ] || [ "$only" = scheme ]; then
+    sbin="$build/examples/scheme"
+    if [ -x "$sbin/vmgc-scheme" ]; then
+        progs="$here/../examples/scheme/bench"
+        # label|program|quick size|full size
+        scheme_rows="scm-gcbench|gcbench|14|18
+scm-binary-trees|binary-trees|14|18
+scm-deriv|deriv|100000|2000000
+scm-destruct|destruct|30|600
+scm-mperm|mperm|8|9
+scm-nboyer|nboyer|10|200
+scm-strings|strings|4000|80000
+scm-weak-table|weak-table|20000|200000"
+        sout="$out/scheme"
+        mkdir -p "$sout/raw"
+        echo "label,$("$bin/gcbench" --header)" >"$sout/results.csv"
+        scheme_systems=""
+        for sys in $systems; do
+            case "$sys" in vmgc-uffd | vmgc-mprotect | boehm) scheme_systems="$scheme_systems $sys" ;; esac
+        done
+        read -r -a ssys <<<"$scheme_systems"
+        for r in $(seq "$repeat"); do
+            while IFS='|' read -r label prog quick full; do
+                n=$quick; [ "$size" = full ] && n=$full
+                for k in $(seq 0 $((${#ssys[@]} - 1))); do
+                    sys=${ssys[$(((k + r) % ${#ssys[@]}))]}
+                    raw="$sout/raw/$label.$sys.$r"
+                    exe="$sbin/vmgc-scheme"; [ "$sys" = boehm ] && exe="$sbin/vmgc-scheme-boehm"
+                    [ -x "$exe" ] || continue
+                    rm -f "$raw.csv"
+                    if VMGC_BARRIER=${sys#vmgc-} SCHEME_REPORT="$raw.csv" SCHEME_REPORT_LABEL="$prog" \
+                        SCHEME_REPORT_PARAMS="n=$n" SCHEME_REPORT_PAUSES="$raw.pauses" \
+                        SCHEME_REPORT_MMU="$raw.mmu" timeout "$timeout_s" "$exe" "$progs/$prog.scm" \
+                        -e "(run $n)" >"$raw.out" 2>"$raw.err" && [ -s "$raw.csv" ]; then
+                        # the interpreter names the backend it used; the row says the system asked for
+                        sed "s/^\([^,]*,[^,]*\),[^,]*,/$label,\1,$sys,/" "$raw.csv" >>"$sout/results.csv"
+                        printf '  %-18s %-18s run %d: %s s\n' "$label" "$sys" "$r" "$(cut -d, -f4 <"$raw.csv")" >&2
+                    else
+                        failures=$((failures + 1))
+                        echo "suite: $label with $sys failed (run $r): $(tail -1 "$raw.err")" >&2
+                    fi
+                done
+            done <<<"$scheme_rows"
+        done
+        "$here/summarize.sh" "$sout"
+        if command -v gnuplot >/dev/null; then
+            (cd "$sout" && gnuplot -e "systems='$scheme_systems'" "$here/plots.gp") ||
+                echo "suite: gnuplot failed on the scheme plots; the tables are complete" >&2
+        fi
+    else
+        echo "suite: $sbin/vmgc-scheme is not built: no interpreter rows" >&2
+    fi
+fi
+
 echo
 echo "Results in $(cd "$out" && pwd) ($repeat runs each, $(nproc) cores, Linux $(uname -r))"
 echo
 [ ! -f "$out/table.md" ] || cat "$out/table.md"
 [ ! -f "$out/checkpoint.md" ] || { echo; cat "$out/checkpoint.md"; }
+[ ! -f "$out/scheme/table.md" ] || { echo; echo "The example interpreter (vmgc-scheme):"; cat "$out/scheme/table.md"; }
 [ "$failures" -eq 0 ] || { echo "suite: $failures runs failed (see above)" >&2; exit 1; }

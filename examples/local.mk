@@ -9,17 +9,19 @@ scheme_sources = examples/scheme/value.h examples/scheme/scheme.h examples/schem
 	examples/scheme/read.c examples/scheme/print.c examples/scheme/compile.c \
 	examples/scheme/eval.c examples/scheme/prim.c examples/scheme/prim_num.c \
 	examples/scheme/prim_data.c examples/scheme/prim_table.c examples/scheme/prim_sys.c \
-	examples/scheme/main.c
+	examples/scheme/main.c examples/scheme/report.c examples/scheme/report.h \
+	benchmarks/mmu.c benchmarks/mmu.h benchmarks/procmem.c benchmarks/procmem.h
 bin_PROGRAMS += examples/scheme/vmgc-scheme
 examples_scheme_vmgc_scheme_SOURCES = $(scheme_sources) examples/scheme/mem_vmgc.c
 examples_scheme_vmgc_scheme_LDADD = libvmgc.la -lpthread -lm
-# the public header only, as an embedder builds
-examples_scheme_vmgc_scheme_CPPFLAGS = -I$(top_srcdir)/include
+# vmgc's public header only, as an embedder builds (and the suite's pause
+# arithmetic, benchmarks/mmu.h, for SCHEME_REPORT)
+examples_scheme_vmgc_scheme_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/benchmarks
 if HAVE_BOEHM
 bin_PROGRAMS += examples/scheme/vmgc-scheme-boehm
 examples_scheme_vmgc_scheme_boehm_SOURCES = $(scheme_sources) examples/scheme/mem_boehm.c
 examples_scheme_vmgc_scheme_boehm_LDADD = -lgc -lpthread -lm
-examples_scheme_vmgc_scheme_boehm_CPPFLAGS = -I$(top_srcdir)/include
+examples_scheme_vmgc_scheme_boehm_CPPFLAGS = -I$(top_srcdir)/include -I$(top_srcdir)/benchmarks
 endif
 
 # its tests: the programs of examples/scheme/tests run in five configurations

@@ -47,6 +47,10 @@ extern char *mem_stack_limit;
 void stack_limit_init(void);
 
 void mem_collect(void);
+uint64_t mem_collections(void);
+/* The heap's memory not counted in RSS's anonymous and file parts (vmgc's
+ * memfd, counted once), for the footprint (report.c). */
+size_t mem_resident_bytes(void);
 /* The collector's figures as (name . number) pairs, via cons/intern. */
 value mem_stats(void);
 

@@ -14,6 +14,7 @@
 #include <gc.h>
 
 #include "mem.h"
+#include "report.h"
 #include "scheme.h"
 
 const char *mem_collector_name = "boehm";
@@ -34,6 +35,17 @@ static void *interpreter_thread(void *p)
     return NULL;
 }
 
+/* The interpreter's thread allocates; a collection stops it from START to
+ * END (not incremental: marking and sweeping happen in the pause). */
+static uint64_t collection_start;
+static void on_collection_event(GC_EventType e)
+{
+    if (e == GC_EVENT_START)
+        collection_start = report_now_ns();
+    else if (e == GC_EVENT_END)
+        report_pause(collection_start, report_now_ns() - collection_start);
+}
+
 int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
             int (*body)(void *), void *arg)
 {
@@ -42,7 +54,11 @@ int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
         fprintf(stderr, "vmgc-scheme-boehm: images need the vmgc build (vmgc-scheme)\n");
         exit(64);
     }
+    int reporting = report_start();
     GC_INIT();
+    if (reporting)
+        GC_set_on_collection_event(on_collection_event);
+    report_heap_ready();
     GC_allow_register_threads();
     GC_add_roots(slots, slots + nslots);
     struct run r = {slots, nslots, body, arg, 0};
@@ -56,6 +72,7 @@ int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
     }
     GC_pthread_join(t, NULL);
     pthread_attr_destroy(&attr);
+    report_finish("boehm");
     return r.result;
 }
 
@@ -121,6 +138,8 @@ void mem_io_begin(const void *p, size_t len) { (void)p, (void)len; }
 void mem_io_end(const void *p) { (void)p; }
 
 void mem_collect(void) { GC_gcollect(); }
+uint64_t mem_collections(void) { return GC_get_gc_no(); }
+size_t mem_resident_bytes(void) { return 0; /* Boehm's heap is anonymous memory */ }
 
 value mem_stats(void)
 {

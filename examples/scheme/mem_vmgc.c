@@ -10,6 +10,7 @@
 #include <vmgc.h>
 
 #include "mem.h"
+#include "report.h"
 #include "scheme.h"
 
 const char *mem_collector_name = "vmgc";
@@ -72,12 +73,20 @@ static size_t env_size(const char *name, size_t dflt)
     return (size_t)n;
 }
 
+static void on_pause(void *ctx, uint64_t start_ns, uint64_t duration_ns)
+{
+    (void)ctx;
+    report_pause(start_ns, duration_ns);
+}
+
 static void open_heap(const char *image, int verify)
 {
     vmgc_config c;
     vmgc_config_init(&c);
     c.fixed_base = HEAP_BASE;
     c.initial_size = env_size("SCHEME_HEAP_TRIGGER", 0);
+    if (report_start())
+        c.on_pause = on_pause;
     vmgc_type_desc d[T_COUNT + 1];
     size_t n = describe_types(d);
     if (image) {
@@ -92,6 +101,7 @@ static void open_heap(const char *image, int verify)
     for (unsigned t = 0; t < n; t++)
         if (vmgc_type_register(heap, &d[t], t < T_COUNT ? &types[t] : &ephemeron_type) != VMGC_OK)
             die("registering the types");
+    report_heap_ready();
 }
 
 struct start {
@@ -143,6 +153,11 @@ int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
     }
     pthread_join(t, NULL);
     pthread_attr_destroy(&attr);
+    vmgc_stats st;
+    vmgc_get_stats(heap, &st);
+    char system[64];
+    snprintf(system, sizeof system, "vmgc-%s", st.barrier);
+    report_finish(system);
     vmgc_heap_destroy(heap);
     return s.result;
 }
@@ -184,6 +199,20 @@ void mem_collect(void)
 {
     if (vmgc_collect(heap, 1) != VMGC_OK)
         die("collecting");
+}
+
+uint64_t mem_collections(void)
+{
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    return s.collections;
+}
+
+size_t mem_resident_bytes(void)
+{
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    return s.resident_bytes;
 }
 
 value mem_stats(void)

@@ -69,6 +69,15 @@ static int64_t proper_length(const char *who, value l)
     return n;
 }
 
+static value p_make_list(int argc, value *argv)
+{
+    int64_t n = arg_int("make-list", argv[0]);
+    value l = NIL;
+    for (int64_t i = 0; i < n; i++)
+        l = cons(argc > 1 ? argv[1] : FALSE_V, l);
+    return l;
+}
+
 static value p_length(int argc, value *argv) { UNUSED; return make_fix(proper_length("length: not a proper list", argv[0])); }
 
 static value append2(value a, value b)
@@ -678,7 +687,7 @@ const struct prim_def prims_data[] = {
     {"cddr", p_cddr, 1, 1}, {"caddr", p_caddr, 1, 1}, {"cdddr", p_cdddr, 1, 1},
     {"caadr", p_caadr, 1, 1}, {"cddar", p_cddar, 1, 1}, {"cdadr", p_cdadr, 1, 1},
     {"cadddr", p_cadddr, 1, 1}, {"set-car!", p_set_car, 2, 2}, {"set-cdr!", p_set_cdr, 2, 2},
-    {"list", p_list, 0, -1}, {"%list", p_list, 0, -1}, {"length", p_length, 1, 1},
+    {"list", p_list, 0, -1}, {"%list", p_list, 0, -1}, {"make-list", p_make_list, 1, 2}, {"length", p_length, 1, 1},
     {"append", p_append, 0, -1}, {"%append", p_append, 0, -1}, {"reverse", p_reverse, 1, 1},
     {"list-tail", p_list_tail, 2, 2}, {"list-ref", p_list_ref, 2, 2},
     {"list-copy", p_list_copy, 1, 1}, {"last-pair", p_last_pair, 1, 1},
