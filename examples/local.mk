@@ -39,4 +39,9 @@ EXTRA_DIST += $(scheme_tests) examples/scheme/tests/boehm.test examples/scheme/t
 scheme_programs = examples/scheme/tests/basics.scm examples/scheme/tests/basics.out \
 	examples/scheme/tests/tables.scm examples/scheme/tests/tables.out \
 	examples/scheme/tests/repl-errors.scm examples/scheme/tests/repl-errors.out \
+	examples/scheme/tests/vmgc-ephemerons.scm examples/scheme/tests/vmgc-ephemerons.out \
+	examples/scheme/bench/gcbench.scm examples/scheme/bench/deriv.scm \
+	examples/scheme/bench/destruct.scm examples/scheme/bench/mperm.scm \
+	examples/scheme/bench/nboyer.scm examples/scheme/bench/strings.scm \
+	examples/scheme/bench/weak-table.scm \
 	examples/scheme/bench/binary-trees.scm
