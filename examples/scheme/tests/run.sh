@@ -32,15 +32,18 @@ failed=0 ran=0
 for prog in "$here"/*.scm; do
     name=$(basename "$prog" .scm)
     case $name in vmgc-*) [ "$config" = boehm ] && continue ;; esac
+    # standard output is compared (the REPL prints its errors there); standard
+    # error is shown on failure (a sanitizer's warnings may land there)
     case $name in
-    repl-*) "$bin" <"$prog" >"$out/$name" 2>&1 ;;
-    *) "$bin" "$prog" >"$out/$name" 2>&1 ;;
+    repl-*) "$bin" <"$prog" >"$out/$name" 2>"$out/$name.err" ;;
+    *) "$bin" "$prog" >"$out/$name" 2>"$out/$name.err" ;;
     esac
     status=$?
     ran=$((ran + 1))
     if [ $status -ne 0 ] || ! cmp -s "$out/$name" "$here/$name.out"; then
         echo "FAIL $config $name (exit status $status):"
         diff "$here/$name.out" "$out/$name" | head -20
+        head -20 "$out/$name.err"
         failed=$((failed + 1))
     else
         echo "ok   $config $name"
