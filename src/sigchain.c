@@ -33,18 +33,30 @@ static struct sigaction chain_action[2]; /* SIGSEGV, SIGBUS: the program's */
 static int chain_owned[2];               /* vmgc's handler is installed.  Synchronization: atomic. */
 static int chain_lock;                   /* Synchronization: atomic. */
 
-static int slot(int sig)
+/* ThreadSanitizer's start-up installs its own signal handlers through
+ * sigaction before the runtime is initialized: with libvmgc shared, that
+ * call lands here, and an instrumented function's entry hook crashes then
+ * (every program linked to a TSan build of libvmgc.so died before main).
+ * The path such a call takes, a signal other than SIGSEGV/SIGBUS straight
+ * to the next sigaction, is left uninstrumented. */
+#if defined(__SANITIZE_THREAD__)
+#define BEFORE_TSAN_INIT __attribute__((no_sanitize("thread")))
+#else
+#define BEFORE_TSAN_INIT
+#endif
+
+BEFORE_TSAN_INIT static int slot(int sig)
 {
     return sig == SIGSEGV ? 0 : sig == SIGBUS ? 1 : -1;
 }
 
-static void *next_symbol(const char *name)
+BEFORE_TSAN_INIT static void *next_symbol(const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
     return p ? p : dlsym(RTLD_DEFAULT, name); /* a static program: libc's own */
 }
 
-static __attribute__((constructor)) void chain_resolve(void)
+BEFORE_TSAN_INIT static __attribute__((constructor)) void chain_resolve(void)
 {
     __atomic_store_n(&next_signal, (signal_fn)next_symbol("signal"), __ATOMIC_RELEASE);
     __atomic_store_n(&next_sysv_signal, (signal_fn)next_symbol("sysv_signal"), __ATOMIC_RELEASE);
@@ -56,7 +68,8 @@ static __attribute__((constructor)) void chain_resolve(void)
     __atomic_store_n(&next_sigaction, sa, __ATOMIC_RELEASE);
 }
 
-int sigchain_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+BEFORE_TSAN_INIT int sigchain_real_sigaction(int sig, const struct sigaction *act,
+                                              struct sigaction *old)
 {
     sigaction_fn f = __atomic_load_n(&next_sigaction, __ATOMIC_ACQUIRE);
     if (!f) {
@@ -198,7 +211,7 @@ sighandler_t sysv_signal(int sig, sighandler_t h);
 sighandler_t __sysv_signal(int sig, sighandler_t h);
 sighandler_t sigset(int sig, sighandler_t h);
 
-VMGC_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+BEFORE_TSAN_INIT VMGC_API int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     int k = slot(sig);
     if (k < 0)

@@ -41,6 +41,17 @@ void mem_ephemeron_set_value(value eph, value val);
 void mem_io_begin(const void *p, size_t len);
 void mem_io_end(const void *p);
 
+/* The interpreter thread's stack: deep non-tail recursion needs it (a
+ * Scheme call is one eval frame, a few hundred bytes; the pages are touched
+ * only as deep as the recursion goes).  ThreadSanitizer keeps a shadow stack
+ * of at most 65536 frames and stops the process past it: under it, 8 MiB,
+ * so that "recursion too deep" comes first. */
+#if defined(__SANITIZE_THREAD__)
+#define INTERPRETER_STACK ((size_t)8 << 20)
+#else
+#define INTERPRETER_STACK ((size_t)1 << 30)
+#endif
+
 /* The C stack's usable end for overflow checks (error.c): set by
  * stack_limit_init, called first thing on the thread mem_run made. */
 extern char *mem_stack_limit;

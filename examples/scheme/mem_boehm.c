@@ -65,7 +65,7 @@ int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
     pthread_attr_t attr;
     pthread_t t;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, (size_t)1 << 30);
+    pthread_attr_setstacksize(&attr, INTERPRETER_STACK);
     if (GC_pthread_create(&t, &attr, interpreter_thread, &r) != 0) {
         fprintf(stderr, "vmgc-scheme-boehm: cannot start the interpreter's thread\n");
         exit(71);

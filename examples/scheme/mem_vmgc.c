@@ -22,8 +22,15 @@ static int restored;
 static vmgc_checkpoint *saving;
 
 /* Where a fresh heap goes: an image is restored at the address it was saved
- * at, so a fixed one keeps images loadable by any process of this program. */
+ * at, so a fixed one keeps images loadable by any process of this program.
+ * ThreadSanitizer keeps 0x010000000000-0x400000000000 for its shadow and
+ * metadata: there the kernel chooses, and a restore works where that range
+ * is free in the new process (it usually is). */
+#if defined(__SANITIZE_THREAD__)
+#define HEAP_BASE NULL
+#else
 #define HEAP_BASE ((void *)0x300000000000)
+#endif
 #define ROOTS_NAME "scheme-roots"
 
 static const char *const type_names[T_COUNT] = {
@@ -146,7 +153,7 @@ int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
     pthread_attr_t attr;
     pthread_t t;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, (size_t)1 << 30); /* deep non-tail recursion */
+    pthread_attr_setstacksize(&attr, INTERPRETER_STACK);
     if (pthread_create(&t, &attr, interpreter_thread, &s) != 0) {
         fprintf(stderr, "vmgc-scheme: cannot start the interpreter's thread\n");
         exit(71);

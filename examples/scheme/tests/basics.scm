@@ -83,7 +83,7 @@
 (show (even-odd 100001))
 ;; deep non-tail recursion
 (define (sum-to n) (if (= n 0) 0 (+ n (sum-to (- n 1)))))
-(show (sum-to 100000))
+(show (sum-to 10000))
 
 ;; escapes, values, promises
 (show (call/cc (lambda (k) (for-each (lambda (x) (if (> x 2) (k x))) '(1 2 3 4)) 'none)))
