@@ -38,6 +38,7 @@ EXTRA_DIST += $(scheme_tests) examples/scheme/tests/boehm.test examples/scheme/t
 # every program and expected output (run.sh runs what it finds: list new ones here)
 scheme_programs = examples/scheme/tests/basics.scm examples/scheme/tests/basics.out \
 	examples/scheme/tests/tables.scm examples/scheme/tests/tables.out \
+	examples/scheme/tests/files.scm examples/scheme/tests/files.out \
 	examples/scheme/tests/repl-errors.scm examples/scheme/tests/repl-errors.out \
 	examples/scheme/tests/vmgc-ephemerons.scm examples/scheme/tests/vmgc-ephemerons.out \
 	examples/scheme/bench/gcbench.scm examples/scheme/bench/deriv.scm \

@@ -117,6 +117,13 @@ static value p_call_with_output_string(int argc, value *argv)
 
 static value p_file_exists(int argc, value *argv) { UNUSED; return make_bool(access(STR(ARG_STRING("file-exists?", argv[0])), F_OK) == 0); }
 
+static value p_getenv(int argc, value *argv)
+{
+    UNUSED;
+    const char *v = getenv(STR(ARG_STRING("get-environment-variable", argv[0])));
+    return v ? cstring(v) : FALSE_V;
+}
+
 static value p_delete_file(int argc, value *argv)
 {
     UNUSED;
@@ -296,6 +303,7 @@ const struct prim_def prims_sys[] = {
     {"with-output-to-string", p_with_output_to_string, 1, 1},
     {"call-with-output-string", p_call_with_output_string, 1, 1},
     {"file-exists?", p_file_exists, 1, 1}, {"delete-file", p_delete_file, 1, 1},
+    {"get-environment-variable", p_getenv, 1, 1},
     {"call-with-current-continuation", p_call_cc, 1, 1}, {"call/cc", p_call_cc, 1, 1},
     {"apply", p_apply, 2, -1},          {"error", p_error, 1, -1},
     {"catch-error", p_catch_error, 2, 2}, {"exit", p_exit, 0, 1},

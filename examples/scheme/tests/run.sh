@@ -28,6 +28,7 @@ fi
 export VMGC_QUIET=1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+export SCHEME_TEST_TMP=$out # files.scm writes there
 failed=0 ran=0
 for prog in "$here"/*.scm; do
     name=$(basename "$prog" .scm)

@@ -1,0 +1,32 @@
+;; files.scm -- file ports: write a file, read it back by characters, lines
+;; and data, with collections in between (a port outlives its buffers'
+;; moves; large writes go from heap strings straight to write(2)).
+(define (show . xs) (for-each display xs) (newline))
+(define dir (or (get-environment-variable "SCHEME_TEST_TMP") "/tmp"))
+(define path (string-append dir "/files-test.txt"))
+(define big (make-string 200000 #\z))   ; larger than stdio's buffer
+(let ((out (open-output-file path)))
+  (write '(record 1 "one" #\a) out)
+  (newline out)
+  (display "second line" out)
+  (newline out)
+  (gc)
+  (write-string big out)
+  (newline out)
+  (close-port out))
+(show "exists: " (file-exists? path))
+(let ((in (open-input-file path)))
+  (show "datum: " (read in))
+  (read-char in)                         ; the newline after it
+  (show "line: " (read-line in))
+  (gc)
+  (let ((z (read-line in)))
+    (show "big line: " (string-length z) " " (string=? z big)))
+  (show "then eof: " (eof-object? (read-char in)))
+  (close-port in))
+(delete-file path)
+(show "deleted: " (not (file-exists? path)))
+(show "closed port: " (catch-error (lambda () (read-char (let ((p (open-input-string "x"))) (close-port p) p)))
+                                   (lambda (msg irritants) msg)))
+(show "missing file: " (catch-error (lambda () (open-input-file (string-append dir "/no/such/file")))
+                                    (lambda (msg irritants) msg)))
