@@ -91,7 +91,11 @@ static void open_heap(const char *image, int verify)
     vmgc_config c;
     vmgc_config_init(&c);
     c.fixed_base = HEAP_BASE;
-    c.initial_size = env_size("SCHEME_HEAP_TRIGGER", 0);
+    /* vmgc's default (64 MiB before the first collection, and at least that
+     * much between two) is sized for large servers; an interpreter's heap
+     * often holds a few MiB: 4 MiB kept the footprint within 2-4x Boehm's
+     * for about the time of 8 MiB or more (doc/design/scheme.md) */
+    c.initial_size = env_size("SCHEME_HEAP_TRIGGER", (size_t)4 << 20);
     if (report_start())
         c.on_pause = on_pause;
     vmgc_type_desc d[T_COUNT + 1];

@@ -23,9 +23,10 @@
         (cond ((null? l) 'all-intact)
               ((eq? (cadr (hash-table-ref/default t (car l) '(#f #f))) (car l)) (loop (cdr l)))
               (else 'damaged))))
-;; chains: each value is the key of the next entry.  A key left in a stale
-;; word of a live C frame is kept (the C stack is scanned conservatively),
-;; and with it the rest of its chain: so 50 chains, and most must go.
+;; chains: each value is the key of the next entry; all of a chain is kept
+;; while its head is.  (That a chain goes once its head is dropped is checked
+;; in tests/test_weak.c: here, with the C stack scanned conservatively, the
+;; dropped chains stayed in some runs, doc/design/scheme.md.)
 (define t2 (make-weak-hash-table))
 (define (build-chain head n)
   (let loop ((i 0) (prev head))
@@ -33,10 +34,8 @@
         (let ((k (list i)))
           (hash-table-set! t2 prev k)
           (loop (+ i 1) k)))))
-(define heads (let loop ((c 0) (acc '())) (if (= c 50) acc (loop (+ c 1) (cons (list 'head c) acc)))))
-(for-each (lambda (h) (build-chain h 20)) heads)
+(define heads (make-vector 50 #f))
+(do ((c 0 (+ c 1))) ((= c 50)) (vector-set! heads c (list 'head c)))
+(vector-for-each (lambda (h) (build-chain h 20)) heads)
 (settle)
 (show "chains from live keys survive: " (hash-table-count t2))
-(set! heads #f)
-(settle)
-(show "and go once their heads are dropped: " (< (hash-table-count t2) 200))
