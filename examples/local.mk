@@ -29,8 +29,13 @@ endif
 scheme_tests = examples/scheme/tests/uffd.test examples/scheme/tests/mprotect.test \
 	examples/scheme/tests/verify-uffd.test examples/scheme/tests/verify-mprotect.test \
 	examples/scheme/tests/image.test
+# Not under ThreadSanitizer: Boehm GC stops threads with signals, which TSan
+# holds back while a thread is inside an intercepted call, and Boehm then
+# aborts ("Signals delivery fails constantly"), in about one run in five
 if HAVE_BOEHM
+if !TSAN
 scheme_tests += examples/scheme/tests/boehm.test
+endif
 endif
 TESTS += $(scheme_tests)
 EXTRA_DIST += $(scheme_tests) examples/scheme/tests/boehm.test examples/scheme/tests/run.sh \

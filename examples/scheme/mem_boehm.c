@@ -46,6 +46,17 @@ static void on_collection_event(GC_EventType e)
         report_pause(collection_start, report_now_ns() - collection_start);
 }
 
+/* The main thread waits for the interpreter's without touching the heap:
+ * said so to Boehm (GC_do_blocking), its collections do not stop it.  A
+ * thread stopped by signal while blocked in pthread_join made Boehm abort
+ * under ThreadSanitizer, which holds signals back during such calls
+ * ("Signals delivery fails constantly"). */
+static void *join_interpreter(void *thread)
+{
+    GC_pthread_join(*(pthread_t *)thread, NULL);
+    return NULL;
+}
+
 int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
             int (*body)(void *), void *arg)
 {
@@ -70,7 +81,7 @@ int mem_run(const char *image, int verify_image, value *slots, size_t nslots,
         fprintf(stderr, "vmgc-scheme-boehm: cannot start the interpreter's thread\n");
         exit(71);
     }
-    GC_pthread_join(t, NULL);
+    GC_do_blocking(join_interpreter, &t);
     pthread_attr_destroy(&attr);
     report_finish("boehm");
     return r.result;
