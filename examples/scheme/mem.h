@@ -45,9 +45,13 @@ void mem_io_end(const void *p);
  * Scheme call is one eval frame, a few hundred bytes; the pages are touched
  * only as deep as the recursion goes).  ThreadSanitizer keeps a shadow stack
  * of at most 65536 frames and stops the process past it: under it, 8 MiB,
- * so that "recursion too deep" comes first. */
+ * so that "recursion too deep" comes first.  AddressSanitizer does not clean
+ * a stack over 64 MiB when an error longjmps out of it, and reports false
+ * overflows after: under it, 32 MiB. */
 #if defined(__SANITIZE_THREAD__)
 #define INTERPRETER_STACK ((size_t)8 << 20)
+#elif defined(__SANITIZE_ADDRESS__)
+#define INTERPRETER_STACK ((size_t)32 << 20)
 #else
 #define INTERPRETER_STACK ((size_t)1 << 30)
 #endif
