@@ -76,12 +76,16 @@ static __attribute__((noreturn)) void throw_to(value k, int argc, value *argv)
     if (c->serial == FALSE_V)
         scm_error("continuation called after its call/cc returned (only escapes are supported)",
                   DEFAULT_V);
-    for (struct escape *e = escapes; e != target; e = e->prev) {
-        if (!e)
-            scm_error("continuation is no longer live", DEFAULT_V);
+    /* find the frame first: a continuation from another process (an image)
+     * names no frame here, and must not kill the live ones on the way */
+    struct escape *e = escapes;
+    while (e && e != target)
+        e = e->prev;
+    if (!e)
+        scm_error("continuation is no longer live", DEFAULT_V);
+    for (e = escapes; e != target; e = e->prev)
         if (e->cont)
             ((struct cont *)e->cont)->serial = FALSE_V;
-    }
     target->result = argc == 1 ? argv[0] : make_values(argc, argv);
     escapes = target;
     longjmp(target->jb, 1);

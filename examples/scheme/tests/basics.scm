@@ -108,3 +108,6 @@
 (show (with-output-to-string (lambda () (display "captured") (display 42))))
 (show (read-line (open-input-string "line one\nline two")))
 (show (eval '(* 6 7)))
+(define saved-k #f)
+(call/cc (lambda (k) (set! saved-k k)))
+(show (catch-error (lambda () (saved-k 1)) (lambda (msg irritants) msg)))
