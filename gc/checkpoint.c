@@ -589,9 +589,7 @@ VMGC_API vmgc_status vmgc_checkpoint_start(vmgc_heap *h, const char *path, vmgc_
         return VMGC_OK;
     }
     /* .sol.ride: the next cycle to start takes it; one running now does not */
-    uint64_t target = h->cycles_done + 1;
-    if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
-        target++;
+    uint64_t target = collector_next_cycle(h);
     if (h->cycles_requested < target)
         h->cycles_requested = target;
     pthread_cond_signal(&h->trigger_cond);

@@ -96,6 +96,7 @@ static size_t flip(struct vmgc_heap *h, int young, int mark)
     __atomic_store_n(&h->young_cycle, young, __ATOMIC_SEQ_CST); /* with the epoch */
     __atomic_store_n(&h->epoch, (cur_epoch(h) + 1) & 0xffffffu, __ATOMIC_SEQ_CST);
     __atomic_store_n(&h->cycle_running, 1, __ATOMIC_SEQ_CST);
+    __atomic_fetch_add(&h->cycles_started, 1, __ATOMIC_SEQ_CST);
     mark_flip(h, mark); /* before weak_flip and the roots: both shade */
     weak_flip(h);
     for (struct vmgc_thread *t = h->threads; t; t = t->next) {
@@ -418,6 +419,10 @@ void collector_cycle(struct vmgc_heap *h)
     release_from_space(h);
     copier_flush_stats(h, c); /* the flip's root copies */
     __atomic_fetch_add(&h->st_collections, 1, __ATOMIC_RELAXED);
+    void (*counted_hook)(struct vmgc_heap *) =
+        __atomic_load_n(&h->test_before_cycle_counted, __ATOMIC_ACQUIRE);
+    if (counted_hook)
+        counted_hook(h);
     lock_take(&h->trigger_lock);
     size_t live = __atomic_load_n(&h->st_live_after, __ATOMIC_RELAXED);
     size_t next = gen_next_trigger(h, live);
@@ -624,6 +629,17 @@ static void request_kind(struct vmgc_heap *h, int kind)
         gen_request_mark(h);
 }
 
+/* .sol.next-cycle: the number cycles_done reaches when the first cycle to
+ * flip after this call ends.  Not cycle_running: it is cleared before
+ * cycles_done counts the cycle, and a request read between the two took
+ * the ending cycle, whose flip predated it, for the next one (vmgc_collect
+ * returned with the caller's garbage still in the heap, and a full cycle
+ * asked for became a young one). */
+uint64_t collector_next_cycle(struct vmgc_heap *h)
+{
+    return __atomic_load_n(&h->cycles_started, __ATOMIC_SEQ_CST) + 1;
+}
+
 static vmgc_status collect(struct vmgc_heap *h, int wait, int kind)
 {
     if (h->config.no_background) {
@@ -636,9 +652,7 @@ static vmgc_status collect(struct vmgc_heap *h, int wait, int kind)
     struct vmgc_thread *self = threads_self(h);
     lock_take(&h->trigger_lock);
     request_kind(h, kind);
-    uint64_t target = h->cycles_done + 1;
-    if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
-        target++; /* the running cycle's flip may predate the caller's request */
+    uint64_t target = collector_next_cycle(h);
     if (h->cycles_requested < target)
         h->cycles_requested = target;
     pthread_cond_signal(&h->trigger_cond);

@@ -120,6 +120,7 @@ static void fork_child_heap(struct vmgc_heap *h)
     h->drain_is_open = 0;
     h->shutting_down = 0;
     h->cycles_requested = h->cycles_done;
+    h->cycles_started = h->cycles_done; /* equal already: fork_prepare holds cycle_lock */
     h->collector_restart = !h->config.no_background;
     forksnap_child(h->arena);
     if (self) /* its open brackets: the kernel may use them at once (completes the copy) */

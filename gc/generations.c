@@ -74,9 +74,7 @@ int gen_choose(struct vmgc_heap *h)
  * predate the request) must be of the kind asked for.  trigger_lock held. */
 static void request_next(struct vmgc_heap *h, uint64_t *requested)
 {
-    uint64_t target = h->cycles_done + 1;
-    if (__atomic_load_n(&h->cycle_running, __ATOMIC_ACQUIRE))
-        target++;
+    uint64_t target = collector_next_cycle(h);
     if (*requested < target)
         *requested = target;
 }

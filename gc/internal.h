@@ -256,6 +256,8 @@ struct vmgc_heap {
     pthread_cond_t trigger_cond; /* wakes the collector */
     pthread_cond_t done_cond;    /* a cycle finished */
     uint64_t cycles_requested, cycles_done; /* Synchronization: trigger_lock. */
+    uint64_t cycles_started; /* flips so far (collector_next_cycle).  Synchronization: atomic,
+                                written in the flip with the world stopped. */
     int shutting_down;
     pthread_t collector[GC_MAX_COLLECTORS]; /* [0] runs cycles, [1..nhelpers] help drain */
     int cycles_thread_started;
@@ -345,6 +347,7 @@ struct vmgc_heap {
     /* Tests only: runs in the collector once from-space is unmapped, so a
      * test can touch from-space at a known moment instead of racing a timer. */
     void (*test_after_from_space_unmapped)(struct vmgc_heap *h);
+    void (*test_before_cycle_counted)(struct vmgc_heap *h); /* cycle_running is 0 already */
 };
 
 /* ---- the page state's primitives: async-signal-safe; inline, as the
@@ -513,6 +516,7 @@ void root_blocks_free_all(struct vmgc_heap *h);
 vmgc_status collector_start(struct vmgc_heap *h);
 void collector_stop(struct vmgc_heap *h);
 void collector_cycle(struct vmgc_heap *h);
+uint64_t collector_next_cycle(struct vmgc_heap *h); /* the first cycle to flip after the call */
 
 /* ---- generations.c: young and full cycles, the remembered set
  * (doc/design/generations.md) ---- */

@@ -83,6 +83,27 @@ BEFORE_TSAN_INIT int sigchain_real_sigaction(int sig, const struct sigaction *ac
     return f(sig, act, old);
 }
 
+/* .sol.async-under-tsan: vmgc's own handler for a signal it does not
+ * chain (the stop signal) goes through the first sigaction in the program,
+ * so that under ThreadSanitizer its interceptor wraps the handler.  TSan
+ * then delivers the signal only outside its runtime; delivered straight
+ * from the kernel, it stopped a thread inside TSan holding the lock of an
+ * atomic's clock, and the collector's next atomic on the same word waited
+ * for ever (vmgc-scheme, libvmgc.so after libtsan in lookup order).  The
+ * interceptor's own next call is libvmgc's sigaction, which passes the
+ * signal on to the C library. */
+int sigchain_own_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+#if defined(__SANITIZE_THREAD__)
+    if (slot(sig) < 0) {
+        sigaction_fn first = (sigaction_fn)dlsym(RTLD_DEFAULT, "sigaction");
+        if (first)
+            return first(sig, act, old);
+    }
+#endif
+    return sigchain_real_sigaction(sig, act, old);
+}
+
 static void lock_spin(void)
 {
     int expected = 0;

@@ -26,6 +26,11 @@ vmgc_status sigchain_install(int sig, const struct sigaction *ours);
  * kernel's real action, or setting one for a signal vmgc does not own). */
 int sigchain_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
+/* The sigaction vmgc installs its own handlers with (sys.sigaction): the
+ * C library's, but under ThreadSanitizer its interceptor for a signal vmgc
+ * does not chain (.sol.async-under-tsan). */
+int sigchain_own_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 /* Pass a signal that vmgc's handler did not handle to the program's action
  * for it.  Async-signal-safe. */
 void sigchain_deliver(int sig, siginfo_t *si, void *uctx);

@@ -79,7 +79,7 @@ static int sys_open_real(const char *path, int flags, ...)
     .sched_getaffinity = sched_getaffinity, \
     .sched_setaffinity = sched_setaffinity, \
     .futex = sys_futex_real, \
-    .sigaction = sigchain_real_sigaction, \
+    .sigaction = sigchain_own_sigaction, \
 }
 
 static const struct sys_table sys_real = SYS_REAL_CALLS;

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <time.h>
 #include <stdlib.h>
@@ -262,9 +263,53 @@ START_TEST(idle_heap_gives_back_held_pages)
         vmgc_get_stats(heap, &s);
     }
     ck_assert_msg(s.held_bytes < garbage / 4 && s.resident_bytes < garbage / 2,
-                  "idle for %d ms: held %zu, resident %zu (garbage %zu)", waited, s.held_bytes,
-                  s.resident_bytes, garbage);
+                  "idle for %d ms: held %zu, resident %zu (garbage %zu; in use %zu, live %zu, "
+                  "floating %zu, old %zu, pinned pages %llu, collections %llu)",
+                  waited, s.held_bytes, s.resident_bytes, garbage, s.heap_bytes,
+                  s.live_bytes_after_last, s.floating_bytes, s.old_bytes,
+                  (unsigned long long)s.pages_pinned, (unsigned long long)s.collections);
     ck_assert_uint_ge(__atomic_load_n(&heap->st_idle_releases, __ATOMIC_ACQUIRE), 1);
+    teardown_heap();
+}
+END_TEST
+
+/* collector.c .sol.next-cycle: a vmgc_collect made while the cycle before
+ * it is ending (cycle_running cleared, cycles_done not counted yet) waits
+ * for a cycle that flips after it.  The hook holds the ending cycle in that
+ * window while the test asks; before the fix the call returned with the
+ * ending cycle, and the collection count did not move. */
+static sem_t in_window;
+static int window_hits;
+
+static void hold_ending_cycle(struct vmgc_heap *h)
+{
+    (void)h;
+    if (__atomic_fetch_add(&window_hits, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    sem_post(&in_window);
+    usleep(100000);
+}
+
+START_TEST(collect_waits_for_a_cycle_after_the_call)
+{
+    setup_heap(_i, 1);
+    ck_assert_int_eq(sem_init(&in_window, 0, 0), 0);
+    window_hits = 0;
+    __atomic_store_n(&heap->test_before_cycle_counted, hold_ending_cycle, __ATOMIC_RELEASE);
+    ck_assert_int_eq(vmgc_collect(heap, 0), VMGC_OK);
+    while (sem_wait(&in_window) != 0)
+        ;
+    vmgc_stats s;
+    vmgc_get_stats(heap, &s);
+    uint64_t ending = s.collections; /* counted already, not done */
+    ck_assert_int_eq(vmgc_collect(heap, 1), VMGC_OK);
+    vmgc_get_stats(heap, &s);
+    ck_assert_msg(s.collections >= ending + 1,
+                  "vmgc_collect returned after %llu collections: the one ending when it was called "
+                  "counted as the one it waited for",
+                  (unsigned long long)s.collections);
+    __atomic_store_n(&heap->test_before_cycle_counted, NULL, __ATOMIC_RELEASE);
+    sem_destroy(&in_window);
     teardown_heap();
 }
 END_TEST
@@ -1137,6 +1182,7 @@ int main(void)
     tcase_add_loop_test(tc, garbage_is_reclaimed, 0, 2);
     tcase_add_loop_test(tc, peak_memory_is_kept_for_a_window_then_returned, 0, 2);
     tcase_add_loop_test(tc, idle_heap_gives_back_held_pages, 0, 2);
+    tcase_add_loop_test(tc, collect_waits_for_a_cycle_after_the_call, 0, 2);
     tcase_add_loop_test(tc, misuse_gets_clear_errors, 0, 2);
     tcase_add_loop_test(tc, from_space_access_is_diagnosed, 0, 2);
     tcase_add_loop_test(tc, interior_pointer_pins, 0, 2);

@@ -26,6 +26,8 @@ if [ ! -x "$bin" ]; then
     exit 99
 fi
 export VMGC_QUIET=1
+# a hang fails the test, naming the program, instead of holding the suite
+limit=${SCHEME_TEST_TIMEOUT:-300}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export SCHEME_TEST_TMP=$out # files.scm writes there
@@ -36,11 +38,12 @@ for prog in "$here"/*.scm; do
     # standard output is compared (the REPL prints its errors there); standard
     # error is shown on failure (a sanitizer's warnings may land there)
     case $name in
-    repl-*) "$bin" <"$prog" >"$out/$name" 2>"$out/$name.err" ;;
-    *) "$bin" "$prog" >"$out/$name" 2>"$out/$name.err" ;;
+    repl-*) timeout -k 10 "$limit" "$bin" <"$prog" >"$out/$name" 2>"$out/$name.err" ;;
+    *) timeout -k 10 "$limit" "$bin" "$prog" >"$out/$name" 2>"$out/$name.err" ;;
     esac
     status=$?
     ran=$((ran + 1))
+    [ $status -eq 124 ] && echo "$name did not finish within $limit s (SCHEME_TEST_TIMEOUT)" >>"$out/$name.err"
     if [ $status -ne 0 ] || ! cmp -s "$out/$name" "$here/$name.out"; then
         echo "FAIL $config $name (exit status $status):"
         diff "$here/$name.out" "$out/$name" | head -20
