@@ -128,8 +128,7 @@ void gen_flip(struct vmgc_heap *h)
 
 /* .sol.arm: a page that survived is old from now on; it is write-tracked
  * before it is exposed, so its first write is seen.  Pages holding weak
- * objects are never tracked, but always counted written: every young
- * cycle scans them (their weak slots may name young objects). */
+ * objects too (.sol.weak-pages). */
 void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_signal)
 {
     if (!h->generational)
@@ -138,11 +137,6 @@ void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_s
     unsigned space = __atomic_load_n(&d->space, __ATOMIC_RELAXED);
     if (space != PK_SMALL && space != PK_LARGE_HEAD)
         return;
-    if (__atomic_load_n(&d->gc_info, __ATOMIC_ACQUIRE) & GI_WEAK) {
-        for (size_t i = page; i < page + npages; i++)
-            dirty_mark_written(h->arena, i);
-        return;
-    }
     if (space == PK_LARGE_HEAD && large_is_leaf(h, page))
         return; /* no pointers: nothing to remember */
     if (dirty_track_pages(h->arena, page, npages, in_signal) != 0)
@@ -187,18 +181,6 @@ void gen_page_freed(struct vmgc_heap *h, size_t first, size_t n)
      * them for a protection in force */
     if (tracked && dirty_untrack_pages(h->arena, first, n) != 0)
         gc_fatal("making freed heap pages writable again (mprotect) failed");
-}
-
-/* .sol.weak-pages: called for each weak object scanned (alias address). */
-void gen_note_weak(struct vmgc_heap *h, const char *alias_obj)
-{
-    const char *alias = h->arena->vm.alias;
-    if (alias_obj < alias || alias_obj >= alias + h->arena->vm.size)
-        return;
-    size_t head = ps_head_of(h, (size_t)(alias_obj - alias) >> VM_PAGE_SHIFT);
-    uint16_t *info = &h->arena->pt.desc[head].gc_info;
-    if (!(__atomic_load_n(info, __ATOMIC_RELAXED) & GI_WEAK))
-        __atomic_fetch_or(info, (uint16_t)GI_WEAK, __ATOMIC_ACQ_REL);
 }
 
 /* cycle_lock held, after release: old_pages = pages of old objects now. */

@@ -135,7 +135,6 @@ struct root_block {
 };
 
 /* page_desc.gc_info of a run's head page */
-#define GI_WEAK 1u  /* holds weak objects: never write-tracked (generations.md .sol.weak-pages) */
 #define GI_SWEEP 2u /* old at a mark cycle's flip: swept at its end (mark.md .sol.candidates) */
 #define GI_HOLES 4u /* a mark cycle left holes here (mark.md .sol.hole) */
 #define GI_KEEP 8u  /* a thread's allocation page at a mark cycle's flip: traced, not swept
@@ -529,7 +528,6 @@ void gen_page_survived(struct vmgc_heap *h, size_t page, size_t npages, int in_s
 void gen_page_kept_open(struct vmgc_heap *h, size_t page, size_t npages);
 void gen_page_freed(struct vmgc_heap *h, size_t first, size_t n);
 void gen_stash_refilled(struct vmgc_heap *h, size_t first, size_t n);
-void gen_note_weak(struct vmgc_heap *h, const char *alias_obj);
 void gen_cycle_end(struct vmgc_heap *h, size_t old_pages); /* cycle_lock held */
 size_t gen_next_trigger(struct vmgc_heap *h, size_t live);
 void gen_request_full(struct vmgc_heap *h);

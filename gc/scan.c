@@ -402,8 +402,6 @@ void scan_object(struct vmgc_heap *h, struct copier *c, char *obj, uint64_t head
     if (type == 0 || type >= h->ntypes)
         gc_fatal("heap object with an unknown type: heap corrupted (or a write past an object)");
     const struct gc_type *t = &h->types[type];
-    if (t->weakness)
-        gen_note_weak(h, obj); /* generations.md .sol.weak-pages */
     if (t->weakness && !__atomic_load_n(&h->weak_as_strong, __ATOMIC_RELAXED)) {
         weak_scan_object(h, c, obj, header, t, in_signal);
         return;

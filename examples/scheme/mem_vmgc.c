@@ -242,7 +242,8 @@ value mem_stats(void)
         {"heap-bytes", s.heap_bytes},           {"resident-bytes", s.resident_bytes},
         {"live-bytes", s.live_bytes_after_last}, {"pause-count", s.pause_count},
         {"pause-max-ns", s.pause_max_ns},       {"pause-total-ns", s.pause_total_ns},
-        {"weak-slots-cleared", s.weak_slots_cleared},
+        {"weak-slots-cleared", s.weak_slots_cleared}, {"remembered-pages", s.remembered_pages},
+        {"old-bytes", s.old_bytes},
     };
     value list = NIL;
     for (size_t i = sizeof rows / sizeof rows[0]; i-- > 0;)
