@@ -405,7 +405,9 @@ static void scan_grey_page(struct marker *k, size_t head)
         return;
     }
     const char *base = h->arena->vm.alias + (head << VM_PAGE_SHIFT);
-    size_t used = d->gc_word[1];
+    /* atomic: a thread allocating here (a kept page, .sol.tlab-kept) may
+     * retire it meanwhile (detach); what it adds ends at a zero header */
+    size_t used = __atomic_load_n(&d->gc_word[1], __ATOMIC_ACQUIRE);
     for (size_t off = 0; off + VMGC_HEADER_BYTES <= used;) {
         uint64_t hd = hdr_load(base + off + VMGC_HEADER_BYTES);
         if (hd == 0)
