@@ -72,3 +72,20 @@
         (cond ((null? l) #t)
               ((= (hash-table-ref/default weak (car l) -1) (* (caar l) (caar l))) (loop (cdr l)))
               (else #f))))
+
+;; a weak table whose keys keep dying: its dead entries are unlinked when
+;; the count says it is due to grow (scheme.md .sol.prune-before-grow)
+(define churned (make-weak-hash-table))
+(define kept '())
+(do ((round 0 (+ round 1))) ((= round 6))
+  (do ((i 0 (+ i 1))) ((= i 3000))
+    (let ((k (list round i)))
+      (if (= 0 (modulo i 100)) (set! kept (cons k kept)))
+      (hash-table-set! churned k i)))
+  (gc))
+(show "churned table maps its kept keys: "
+      (let loop ((l kept))
+        (cond ((null? l) #t)
+              ((= (hash-table-ref/default churned (car l) -1) (cadr (car l))) (loop (cdr l)))
+              (else #f)))
+      ", holds few dead ones: " (< (hash-table-count churned) 3000))
