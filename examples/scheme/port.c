@@ -63,9 +63,11 @@ static FILE *port_file(value port)
 value port_open_file(const char *path, int output)
 {
     FILE *f = fopen(path, output ? "w" : "r");
-    if (!f)
+    if (!f) {
+        const char *why = strerror(errno); /* before the allocations below */
         scm_errorv(output ? "cannot open file for output" : "cannot open file",
-                   list2(cstring(path), cstring(strerror(errno))));
+                   list2(cstring(path), cstring(why)));
+    }
     return file_port(f, output);
 }
 

@@ -293,9 +293,12 @@ static value p_string_to_symbol(int argc, value *argv)
 {
     UNUSED;
     value s = ARG_STRING("string->symbol", argv[0]);
-    char buf[obj_len(s) + 1]; /* intern may allocate; the name is copied out first */
-    memcpy(buf, STR(s), obj_len(s));
-    return intern_len(buf, obj_len(s));
+    size_t n = obj_len(s);
+    if (n > 4096) /* the string's page is pinned while its address is on the C stack */
+        return intern_len(STR(s), n);
+    char buf[4096]; /* intern may allocate; a short name is copied out first */
+    memcpy(buf, STR(s), n);
+    return intern_len(buf, n);
 }
 
 static uint32_t arg_char(const char *who, value v)

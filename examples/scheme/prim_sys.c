@@ -1,4 +1,6 @@
 /* prim_sys.c -- ports and I/O, escapes, errors, the collector and images. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +22,26 @@ static value port_arg(int argc, value *argv, int at, int output)
 }
 #define out_port(argc, argv, at) port_arg(argc, argv, at, 1)
 #define in_port(argc, argv, at) port_arg(argc, argv, at, 0)
+
+/* .sol.path-copy: a file name reaches the C library as a copy on the C
+ * stack.  The kernel reading a heap string itself fails with EFAULT when
+ * its page is protected during a cycle (the mprotect backend's grey
+ * pages: "cannot open file" for a file that is there), and a copy sized
+ * by the string could overrun the stack.  buf: PATH_MAX bytes. */
+static const char *path_arg(const char *who, value v, char *buf)
+{
+    value s = ARG_STRING(who, v);
+    size_t n = obj_len(s);
+    if (n >= PATH_MAX) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: a file name of %zu bytes is too long (the limit is %d)",
+                 who, n, PATH_MAX - 1);
+        scm_errorv(msg, NIL);
+    }
+    memcpy(buf, STR(s), n);
+    buf[n] = 0;
+    return buf;
+}
 
 static value p_display(int argc, value *argv) { write_value(out_port(argc, argv, 1), argv[0], 1); return UNSPEC; }
 static value p_write(int argc, value *argv) { write_value(out_port(argc, argv, 1), argv[0], 0); return UNSPEC; }
@@ -74,8 +96,19 @@ static value p_open_input_string(int argc, value *argv) { UNUSED; return port_in
 static value p_open_output_string(int argc, value *argv) { UNUSED, (void)argv; return port_output_string(); }
 static value p_get_output_string(int argc, value *argv) { UNUSED; return port_output_contents(argv[0]); }
 
-static value p_open_input_file(int argc, value *argv) { UNUSED; return port_open_file(STR(ARG_STRING("open-input-file", argv[0])), 0); }
-static value p_open_output_file(int argc, value *argv) { UNUSED; return port_open_file(STR(ARG_STRING("open-output-file", argv[0])), 1); }
+static value p_open_input_file(int argc, value *argv)
+{
+    UNUSED;
+    char path[PATH_MAX];
+    return port_open_file(path_arg("open-input-file", argv[0], path), 0);
+}
+
+static value p_open_output_file(int argc, value *argv)
+{
+    UNUSED;
+    char path[PATH_MAX];
+    return port_open_file(path_arg("open-output-file", argv[0], path), 1);
+}
 
 static value p_close_port(int argc, value *argv)
 {
@@ -115,7 +148,12 @@ static value p_call_with_output_string(int argc, value *argv)
     return port_output_contents(port);
 }
 
-static value p_file_exists(int argc, value *argv) { UNUSED; return make_bool(access(STR(ARG_STRING("file-exists?", argv[0])), F_OK) == 0); }
+static value p_file_exists(int argc, value *argv)
+{
+    UNUSED;
+    char path[PATH_MAX];
+    return make_bool(access(path_arg("file-exists?", argv[0], path), F_OK) == 0);
+}
 
 static value p_getenv(int argc, value *argv)
 {
@@ -127,7 +165,8 @@ static value p_getenv(int argc, value *argv)
 static value p_delete_file(int argc, value *argv)
 {
     UNUSED;
-    if (unlink(STR(ARG_STRING("delete-file", argv[0]))) != 0)
+    char path[PATH_MAX];
+    if (unlink(path_arg("delete-file", argv[0], path)) != 0)
         scm_error("delete-file: cannot delete", argv[0]);
     return UNSPEC;
 }
@@ -207,10 +246,8 @@ static value p_exit(int argc, value *argv)
 static value p_load(int argc, value *argv)
 {
     UNUSED;
-    value s = ARG_STRING("load", argv[0]);
-    char path[obj_len(s) + 1];
-    memcpy(path, STR(s), obj_len(s) + 1);
-    if (load_file(path, 0) != 0)
+    char path[PATH_MAX];
+    if (load_file(path_arg("load", argv[0], path), 0) != 0)
         scm_error("load: cannot open", argv[0]);
     return UNSPEC;
 }
@@ -265,11 +302,9 @@ static value p_gc_stats(int argc, value *argv)
 static value p_save_image(int argc, value *argv)
 {
     UNUSED;
-    value s = ARG_STRING("save-image", argv[0]);
-    char path[obj_len(s) + 1];
-    memcpy(path, STR(s), obj_len(s) + 1);
+    char path[PATH_MAX];
     const char *err;
-    if (mem_image_start(path, &err) != 0)
+    if (mem_image_start(path_arg("save-image", argv[0], path), &err) != 0)
         scm_error("save-image failed", cstring(err));
     return UNSPEC;
 }

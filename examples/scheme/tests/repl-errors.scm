@@ -13,4 +13,8 @@ x
 (deep 1000)
 "still running"
 (read (open-input-string "(unclosed"))
+(string-length (symbol->string (string->symbol (make-string 100000 #\a))))
+(eq? (string->symbol (make-string 5000 #\b)) (string->symbol (make-string 5000 #\b)))
+(open-input-file (make-string 5000 #\a))
+(file-exists? (make-string 5000 #\a))
 'done
