@@ -75,25 +75,6 @@ static value find(value t, value key)
     return 0;
 }
 
-/* Unlink a weak table's dead entries, so that its count is exact.  Nothing
- * is allocated: a list of the keys would hold them all, and a stale word of
- * the C stack pointing at it would keep every key alive (scheme.md). */
-static void prune(value t)
-{
-    value b = TABLE(t)->buckets;
-    int64_t live = 0;
-    for (size_t i = 0; i < obj_len(b); i++)
-        for (value *link = &VEC(b)[i]; *link != NIL;) {
-            if (entry_key(t, *link) == 0) {
-                *link = ENTRY(*link)->next;
-            } else {
-                live++;
-                link = &ENTRY(*link)->next;
-            }
-        }
-    TABLE(t)->count = make_fix(live);
-}
-
 static void grow(value t)
 {
     value old = TABLE(t)->buckets;
@@ -136,15 +117,8 @@ static void table_set(value t, value key, value val)
     *b = (value)n;
     int64_t count = fix_val(TABLE(t)->count) + 1;
     TABLE(t)->count = make_fix(count);
-    if ((uint64_t)count > 2 * obj_len(TABLE(t)->buckets)) {
-        /* a weak table's count includes entries whose keys died: grown on
-         * it, the table doubled each time the program dropped what it had
-         * put in, and every rehash wrote every entry (weak-table) */
-        if (kind_of(t) == TK_WEAK)
-            prune(t);
-        if ((uint64_t)fix_val(TABLE(t)->count) > obj_len(TABLE(t)->buckets))
-            grow(t);
-    }
+    if ((uint64_t)count > 2 * obj_len(TABLE(t)->buckets))
+        grow(t);
 }
 
 static value p_make_eqv(int argc, value *argv) { (void)argc, (void)argv; return new_table(TK_EQV); }
@@ -198,6 +172,25 @@ static value p_delete(int argc, value *argv)
         }
     }
     return UNSPEC;
+}
+
+/* Unlink a weak table's dead entries, so that its count is exact.  Nothing
+ * is allocated: a list of the keys would hold them all, and a stale word of
+ * the C stack pointing at it would keep every key alive (scheme.md). */
+static void prune(value t)
+{
+    value b = TABLE(t)->buckets;
+    int64_t live = 0;
+    for (size_t i = 0; i < obj_len(b); i++)
+        for (value *link = &VEC(b)[i]; *link != NIL;) {
+            if (entry_key(t, *link) == 0) {
+                *link = ENTRY(*link)->next;
+            } else {
+                live++;
+                link = &ENTRY(*link)->next;
+            }
+        }
+    TABLE(t)->count = make_fix(live);
 }
 
 /* The live entries as (key . value) pairs. */

@@ -73,8 +73,8 @@
               ((= (hash-table-ref/default weak (car l) -1) (* (caar l) (caar l))) (loop (cdr l)))
               (else #f))))
 
-;; a weak table whose keys keep dying: its dead entries are unlinked when
-;; the count says it is due to grow (scheme.md .sol.prune-before-grow)
+;; a weak table whose keys keep dying: it grows and unlinks dead entries
+;; across collections, and keeps every key that is still held
 (define churned (make-weak-hash-table))
 (define kept '())
 (do ((round 0 (+ round 1))) ((= round 6))
