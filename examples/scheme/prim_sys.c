@@ -32,10 +32,16 @@ static const char *path_arg(const char *who, value v, char *buf)
 {
     value s = ARG_STRING(who, v);
     size_t n = obj_len(s);
+    char msg[160];
     if (n >= PATH_MAX) {
-        char msg[160];
         snprintf(msg, sizeof msg, "%s: a file name of %zu bytes is too long (the limit is %d)",
                  who, n, PATH_MAX - 1);
+        scm_errorv(msg, NIL);
+    }
+    const char *nul = memchr(STR(s), 0, n); /* the C library would read another file's name */
+    if (nul) {
+        snprintf(msg, sizeof msg, "%s: the file name has a NUL character at byte %zu", who,
+                 (size_t)(nul - STR(s)));
         scm_errorv(msg, NIL);
     }
     memcpy(buf, STR(s), n);

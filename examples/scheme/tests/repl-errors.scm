@@ -17,4 +17,5 @@ x
 (eq? (string->symbol (make-string 5000 #\b)) (string->symbol (make-string 5000 #\b)))
 (open-input-file (make-string 5000 #\a))
 (file-exists? (make-string 5000 #\a))
+(open-input-file (string #\a (integer->char 0) #\b))
 'done

@@ -43,7 +43,7 @@ for prog in "$here"/*.scm; do
     esac
     status=$?
     ran=$((ran + 1))
-    [ $status -eq 124 ] && echo "$name did not finish within $limit s (SCHEME_TEST_TIMEOUT)" >>"$out/$name.err"
+    case $status in 124 | 137) echo "$name did not finish within $limit s (SCHEME_TEST_TIMEOUT)" >>"$out/$name.err" ;; esac
     if [ $status -ne 0 ] || ! cmp -s "$out/$name" "$here/$name.out"; then
         echo "FAIL $config $name (exit status $status):"
         diff "$here/$name.out" "$out/$name" | head -20
